@@ -1,0 +1,94 @@
+# One entry point for people, .ci/run and the Jenkinsfiles.
+#   make up      build images (offline if needed), start the hardened stack, wait healthy
+#   make test    lint + unit tests + real-Docker integration suite (+ every mk/*.mk suite)
+#   make down    remove everything `make up` created
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+ROOT        := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+VENV        := $(ROOT)/.venv
+PY          := $(VENV)/bin/python
+export PATH := $(VENV)/bin:$(PATH)
+# /usr/bin/docker has BuildKit built in; fall back to whatever `docker` is on PATH.
+DOCKER      ?= $(shell [ -x /usr/bin/docker ] && echo /usr/bin/docker || command -v docker)
+COMPOSE     ?= $(shell $(DOCKER) compose version >/dev/null 2>&1 && echo "$(DOCKER) compose" || echo docker-compose)
+export DOCKER COMPOSE
+
+VERSION     := $(shell cat $(ROOT)/VERSION)
+GIT_SHA     := $(shell git -C $(ROOT) rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+BUILD_TIME  := $(shell git -C $(ROOT) log -1 --format=%cI 2>/dev/null || date -u +%Y-%m-%dT%H:%M:%SZ)
+IMAGE_TAG   ?= $(VERSION)
+REGISTRY    ?=
+BASE_IMAGE  ?= debian:12.12-slim
+export IMAGE_TAG REGISTRY VERSION GIT_SHA BUILD_TIME BASE_IMAGE
+
+IMAGES      := flask-api nginx-proxy socket-proxy
+CA_BUNDLE   ?= /etc/ssl/certs/ca-certificates.crt
+PROJECT     ?= inventory
+export COMPOSE_PROJECT_NAME ?= $(PROJECT)
+export DOCKER_GID ?= $(shell stat -c %g /var/run/docker.sock 2>/dev/null || echo 0)
+
+# mk/*.mk add their suites to these lists (one file per concern: helm, jenkins, observability, ops).
+LINT_TARGETS :=
+TEST_TARGETS :=
+-include $(ROOT)/mk/*.mk
+
+.PHONY: help venv lint unit images base-image up down wait integration test bench clean
+help: ## list targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+venv: $(VENV)/.stamp ## create the tool venv (.venv) from the hash-locked requirements
+$(VENV)/.stamp: tools/requirements-dev.txt
+	@echo "==> tool venv: $(VENV)"
+	@python3 -m venv $(VENV)
+	@$(PY) -m pip install -q --require-hashes -r tools/requirements-dev.txt
+	@touch $@
+
+lint: venv $(LINT_TARGETS) ## ruff, hadolint, shellcheck, yamllint, bandit, detect-secrets
+	@echo "==> ruff"; ruff check . && ruff format --check api socket-proxy tests tools
+	@echo "==> hadolint"; hadolint --config .hadolint.yaml $$(git ls-files '*Dockerfile*')
+	@echo "==> shellcheck"; shellcheck $$(git ls-files '*.sh') .ci/run
+	@echo "==> yamllint"; yamllint -s .
+	@echo "==> bandit"; bandit -q -c pyproject.toml -r api/inventory socket-proxy/socket_proxy.py
+	@echo "==> detect-secrets"; git ls-files -z | xargs -0 detect-secrets-hook --baseline .secrets.baseline
+
+unit: venv ## unit tests (no Docker needed)
+	@echo "==> unit tests"
+	@pytest -q api/tests socket-proxy/tests --junitxml=reports/unit.xml --cov=api/inventory --cov-report=xml:reports/coverage.xml --cov-report=term:skip-covered
+
+base-image: ## pull the pinned base image, or build it offline with debootstrap
+	@bash scripts/base-image.sh $(BASE_IMAGE)
+
+images: base-image ## build flask-api, nginx-proxy, socket-proxy with BuildKit
+	@for img in $(IMAGES); do \
+	  echo "==> docker build $(REGISTRY)$$img:$(IMAGE_TAG)"; \
+	  DOCKER_BUILDKIT=1 $(DOCKER) build -q \
+	    $$( [ -s $(CA_BUNDLE) ] && echo "--secret id=ca,src=$(CA_BUNDLE)" ) \
+	    --build-arg BASE_IMAGE=$(BASE_IMAGE) --build-arg VERSION=$(VERSION) \
+	    --build-arg GIT_SHA=$(GIT_SHA) --build-arg BUILD_TIME=$(BUILD_TIME) \
+	    -t $(REGISTRY)$$img:$(IMAGE_TAG) -t $(REGISTRY)$$img:$(GIT_SHA) -f $$(scripts/image-dir.sh $$img)/Dockerfile $$(scripts/image-dir.sh $$img) >/dev/null; \
+	done
+
+up: images ## start the hardened stack on 127.0.0.1:8080 and wait until healthy
+	@echo "==> compose up (project $(COMPOSE_PROJECT_NAME))"
+	@$(COMPOSE) -f compose.yaml up -d --no-build
+	@bash scripts/wait-healthy.sh $(COMPOSE_PROJECT_NAME)
+	@echo "==> ready: http://127.0.0.1:8080/api/containers"
+	@echo "    try:   curl -s http://127.0.0.1:8080/api/containers | python3 -m json.tool"
+
+down: ## stop and remove everything `make up` created (containers, networks, volumes)
+	@$(COMPOSE) -f compose.yaml down -v --remove-orphans
+
+integration: venv images ## real-Docker integration suite (the Jenkins runner-job)
+	@echo "==> integration tests (real Docker)"
+	@pytest -q tests/integration --junitxml=reports/integration.xml
+
+test: lint unit integration $(TEST_TARGETS) ## everything CI runs
+	@echo "==> all tests passed"
+
+bench: venv images ## benchmark (prints a table; not part of the tests)
+	@$(PY) bench/bench.py
+
+clean: ## remove the venv and reports
+	rm -rf $(VENV) reports

@@ -1,0 +1,146 @@
+"""The backend interface and the normalised container model every backend returns.
+
+A backend answers three questions: is the engine reachable (``ping``), which containers
+exist (``list_containers``: one engine call, no per-container detail), and what are the
+security-relevant settings of one container (``inspect``). Everything above this layer
+(caching, filtering, pagination, posture rules, HTTP) is backend-agnostic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+
+class BackendUnavailable(Exception):
+    """The engine / API server did not answer in time or refused the call."""
+
+
+class NotFound(Exception):
+    """No container matches the reference."""
+
+
+class AmbiguousReference(Exception):
+    """An id prefix matches more than one container."""
+
+    def __init__(self, ref: str, matches: list[str]) -> None:
+        super().__init__(f"{ref!r} matches {len(matches)} containers")
+        self.matches = matches
+
+
+@dataclass
+class Port:
+    private_port: int
+    protocol: str = "tcp"
+    public_port: int | None = None
+    ip: str | None = None
+
+
+@dataclass
+class Container:
+    """One container as listed; cheap to produce from a single list call."""
+
+    id: str
+    names: list[str]
+    image: str
+    image_id: str
+    state: str
+    status: str
+    created: str | None
+    started_at: str | None = None
+    ports: list[Port] = field(default_factory=list)
+    health: str = "none"  # healthy | unhealthy | starting | none
+    labels: dict[str, str] = field(default_factory=dict)
+    # Kubernetes backend only; None on Docker.
+    namespace: str | None = None
+    pod: str | None = None
+    node: str | None = None
+    restart_count: int | None = None
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:12]
+
+    @property
+    def name(self) -> str:
+        return self.names[0] if self.names else self.short_id
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["short_id"] = self.short_id
+        data["name"] = self.name
+        return data
+
+
+@dataclass
+class Mount:
+    type: str
+    source: str
+    destination: str
+    read_only: bool
+    docker_socket: bool = False
+
+
+@dataclass
+class Security:
+    """Security-relevant settings. Never holds environment, command line or file contents."""
+
+    user: str
+    privileged: bool
+    read_only_rootfs: bool
+    cap_add: list[str]
+    cap_drop: list[str]
+    no_new_privileges: bool
+    host_network: bool
+    host_pid: bool
+    host_ipc: bool
+    mounts: list[Mount]
+    memory_limit_bytes: int | None
+    cpu_limit: float | None
+    healthcheck: bool
+    image_pinned_by_digest: bool
+    image_mutable_tag: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class ContainerDetail:
+    container: Container
+    security: Security
+
+
+class Backend(Protocol):
+    name: str
+
+    def ping(self) -> dict[str, Any]:
+        """Return engine identity (version, api version); raise BackendUnavailable."""
+
+    def list_containers(self, include_stopped: bool) -> list[Container]:
+        """All containers in one engine call; raise BackendUnavailable."""
+
+    def inspect(self, container_id: str) -> ContainerDetail:
+        """Security detail of one container by full id; raise NotFound / BackendUnavailable."""
+
+
+MUTABLE_TAGS = ("latest",)
+
+
+def image_reference_flags(reference: str) -> tuple[bool, bool]:
+    """Return (pinned_by_digest, mutable_tag) for an image reference as the user wrote it."""
+    if "@sha256:" in reference:
+        return True, False
+    last = reference.rsplit("/", 1)[-1]
+    if ":" not in last:
+        return False, True  # untagged means :latest
+    tag = last.rsplit(":", 1)[1]
+    return False, tag in MUTABLE_TAGS
+
+
+SOCKET_PATHS = ("/var/run/docker.sock", "/run/docker.sock", "/run/podman/podman.sock", "/var/run/podman/podman.sock")
+
+
+def is_docker_socket(path: str) -> bool:
+    path = path.rstrip("/")
+    return path in SOCKET_PATHS or path.endswith(("/docker.sock", "/podman.sock", "/containerd.sock"))

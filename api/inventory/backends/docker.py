@@ -1,0 +1,193 @@
+"""Docker Engine API backend (also Podman's Docker-compatible API).
+
+Uses the docker SDK's low-level ``APIClient`` on purpose: the high-level
+``containers.list()`` inspects every container, this backend makes exactly one
+``GET /containers/json`` per listing. In production the API talks to the engine
+through the socket proxy (``socket-proxy/``), which also strips environment and
+command lines from inspect responses before they reach us.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timezone
+from typing import Any
+
+import docker
+from docker.errors import APIError, DockerException, NotFound as DockerNotFound
+from requests.exceptions import RequestException
+
+from ..config import Settings
+from ..metrics import track_backend_call
+from .base import (
+    BackendUnavailable,
+    Container,
+    ContainerDetail,
+    Mount,
+    NotFound,
+    Port,
+    Security,
+    image_reference_flags,
+    is_docker_socket,
+)
+
+_ERRORS = (DockerException, RequestException, OSError)
+
+
+def _iso_from_epoch(value: Any) -> str | None:
+    if not isinstance(value, (int, float)) or value <= 0:
+        return None
+    return datetime.fromtimestamp(value, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _iso(value: Any) -> str | None:
+    if not isinstance(value, str) or not value or value.startswith("0001-01-01"):
+        return None
+    return value
+
+
+def _health_from_status(status: str) -> str:
+    if "(healthy)" in status:
+        return "healthy"
+    if "(unhealthy)" in status:
+        return "unhealthy"
+    if "(health: starting)" in status:
+        return "starting"
+    return "none"
+
+
+def container_from_list_entry(raw: dict[str, Any]) -> Container:
+    """Normalise one element of ``GET /containers/json``."""
+    ports = [
+        Port(
+            private_port=int(p.get("PrivatePort", 0)),
+            protocol=p.get("Type", "tcp"),
+            public_port=p.get("PublicPort"),
+            ip=p.get("IP"),
+        )
+        for p in raw.get("Ports") or []
+    ]
+    status = raw.get("Status", "") or ""
+    return Container(
+        id=raw["Id"],
+        names=[n.lstrip("/") for n in raw.get("Names") or []],
+        image=raw.get("Image", ""),
+        image_id=raw.get("ImageID", ""),
+        state=raw.get("State", "unknown"),
+        status=status,
+        created=_iso_from_epoch(raw.get("Created")),
+        ports=ports,
+        health=_health_from_status(status),
+        labels=dict(raw.get("Labels") or {}),
+    )
+
+
+def detail_from_inspect(raw: dict[str, Any]) -> ContainerDetail:
+    """Normalise ``GET /containers/{id}/json`` into the container and its security settings."""
+    config = raw.get("Config") or {}
+    host = raw.get("HostConfig") or {}
+    state = raw.get("State") or {}
+    status = state.get("Status", "unknown")
+    health = ((state.get("Health") or {}).get("Status")) or "none"
+    image_ref = config.get("Image", "")
+    pinned, mutable = image_reference_flags(image_ref)
+    mounts = [
+        Mount(
+            type=m.get("Type", ""),
+            source=m.get("Source", ""),
+            destination=m.get("Destination", ""),
+            read_only=not m.get("RW", True),
+            docker_socket=is_docker_socket(m.get("Source", "")) or is_docker_socket(m.get("Destination", "")),
+        )
+        for m in raw.get("Mounts") or []
+    ]
+    healthcheck = config.get("Healthcheck") or {}
+    has_healthcheck = bool(healthcheck.get("Test")) and healthcheck.get("Test") != ["NONE"]
+    nano_cpus = host.get("NanoCpus") or 0
+    quota, period = host.get("CpuQuota") or 0, host.get("CpuPeriod") or 100000
+    cpu_limit = nano_cpus / 1e9 if nano_cpus else (quota / period if quota > 0 else None)
+    security_opt = host.get("SecurityOpt") or []
+    container = Container(
+        id=raw["Id"],
+        names=[raw.get("Name", "").lstrip("/")],
+        image=image_ref,
+        image_id=raw.get("Image", ""),
+        state=status,
+        status=status,
+        created=_iso(raw.get("Created")),
+        started_at=_iso(state.get("StartedAt")),
+        health=health,
+        labels=dict(config.get("Labels") or {}),
+        restart_count=raw.get("RestartCount"),
+    )
+    security = Security(
+        user=config.get("User") or "",
+        privileged=bool(host.get("Privileged")),
+        read_only_rootfs=bool(host.get("ReadonlyRootfs")),
+        cap_add=sorted(host.get("CapAdd") or []),
+        cap_drop=sorted(host.get("CapDrop") or []),
+        no_new_privileges=any(opt.startswith("no-new-privileges") and not opt.endswith("false") for opt in security_opt),
+        host_network=host.get("NetworkMode") == "host",
+        host_pid=host.get("PidMode") == "host",
+        host_ipc=host.get("IpcMode") == "host",
+        mounts=mounts,
+        memory_limit_bytes=host.get("Memory") or None,
+        cpu_limit=cpu_limit,
+        healthcheck=has_healthcheck,
+        image_pinned_by_digest=pinned,
+        image_mutable_tag=mutable,
+    )
+    return ContainerDetail(container=container, security=security)
+
+
+class DockerBackend:
+    name = "docker"
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._client: docker.APIClient | None = None
+        self._lock = threading.Lock()
+
+    def _api(self) -> docker.APIClient:
+        # Built lazily: version="auto" asks the engine, which may be down at startup.
+        with self._lock:
+            if self._client is None:
+                try:
+                    self._client = docker.APIClient(
+                        base_url=self._settings.docker_host,
+                        version="auto",
+                        timeout=self._settings.engine_timeout,
+                    )
+                except _ERRORS as exc:
+                    raise BackendUnavailable(f"docker engine unreachable: {exc.__class__.__name__}") from exc
+            return self._client
+
+    def ping(self) -> dict[str, Any]:
+        with track_backend_call(self.name, "ping"):
+            try:
+                info = self._api().version()
+            except _ERRORS as exc:
+                raise BackendUnavailable(f"docker engine unreachable: {exc.__class__.__name__}") from exc
+        return {"engine": "docker", "version": info.get("Version"), "api_version": info.get("ApiVersion")}
+
+    def list_containers(self, include_stopped: bool) -> list[Container]:
+        with track_backend_call(self.name, "list"):
+            try:
+                raw = self._api().containers(all=include_stopped)
+            except _ERRORS as exc:
+                raise BackendUnavailable(f"docker engine unreachable: {exc.__class__.__name__}") from exc
+        return [container_from_list_entry(item) for item in raw]
+
+    def inspect(self, container_id: str) -> ContainerDetail:
+        with track_backend_call(self.name, "inspect"):
+            try:
+                raw = self._api().inspect_container(container_id)
+            except DockerNotFound as exc:
+                raise NotFound(container_id) from exc
+            except APIError as exc:
+                if exc.status_code == 404:
+                    raise NotFound(container_id) from exc
+                raise BackendUnavailable(f"docker engine error {exc.status_code}") from exc
+            except _ERRORS as exc:
+                raise BackendUnavailable(f"docker engine unreachable: {exc.__class__.__name__}") from exc
+        return detail_from_inspect(raw)

@@ -1,0 +1,83 @@
+"""A small TTL cache with single-flight.
+
+N concurrent misses for the same key cause exactly one call to the loader; the other
+callers wait for its result (or its exception). Errors are not cached, so recovery is
+immediate once the backend answers again.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Callable, Generic, Hashable, TypeVar
+
+from .metrics import CACHE_REQUESTS
+
+T = TypeVar("T")
+
+
+class _Flight:
+    __slots__ = ("done", "value", "error")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.value: object = None
+        self.error: BaseException | None = None
+
+
+class TTLCache(Generic[T]):
+    def __init__(self, name: str, ttl: float, max_entries: int = 4096, clock: Callable[[], float] = time.monotonic):
+        self.name = name
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._entries: dict[Hashable, tuple[float, T]] = {}
+        self._flights: dict[Hashable, _Flight] = {}
+
+    def get(self, key: Hashable, loader: Callable[[], T]) -> T:
+        now = self._clock()
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry[0] > now:
+                CACHE_REQUESTS.labels(self.name, "hit").inc()
+                return entry[1]
+            flight = self._flights.get(key)
+            leader = flight is None
+            if leader:
+                flight = _Flight()
+                self._flights[key] = flight
+        assert flight is not None
+        if not leader:
+            CACHE_REQUESTS.labels(self.name, "shared").inc()
+            flight.done.wait()
+            if flight.error is not None:
+                raise flight.error
+            return flight.value  # type: ignore[return-value]
+        CACHE_REQUESTS.labels(self.name, "miss").inc()
+        try:
+            value = loader()
+        except BaseException as exc:
+            flight.error = exc
+            raise
+        else:
+            flight.value = value
+            if self.ttl > 0:
+                with self._lock:
+                    if len(self._entries) >= self.max_entries:
+                        self._evict(self._clock())
+                    self._entries[key] = (self._clock() + self.ttl, value)
+            return value
+        finally:
+            with self._lock:
+                self._flights.pop(key, None)
+            flight.done.set()
+
+    def _evict(self, now: float) -> None:
+        expired = [k for k, (exp, _) in self._entries.items() if exp <= now]
+        for k in expired or list(self._entries)[: max(1, len(self._entries) // 4)]:
+            del self._entries[k]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()

@@ -1,0 +1,115 @@
+"""Configuration from environment variables (12-factor).
+
+Every setting has a default that is safe for the local stack; an invalid value stops
+startup with one clear line (see ``ConfigError``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Mapping
+
+
+class ConfigError(ValueError):
+    """Raised when an environment variable holds an invalid value."""
+
+
+BACKENDS = ("docker", "kubernetes")
+
+
+@dataclass(frozen=True)
+class Settings:
+    backend: str = "docker"
+    docker_host: str = "unix:///var/run/docker.sock"
+    engine_timeout: float = 1.5
+    cache_ttl: float = 2.0
+    inspect_cache_ttl: float = 30.0
+    api_token_file: str = ""
+    k8s_namespaces: tuple[str, ...] = ()
+    k8s_in_cluster: bool = True
+    k8s_api_url: str = ""
+    page_limit_default: int = 100
+    page_limit_max: int = 1000
+    trusted_proxy_hops: int = 1
+    version: str = "0.0.0-dev"
+    git_sha: str = "unknown"
+    build_time: str = "unknown"
+    log_level: str = "INFO"
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def _float(env: Mapping[str, str], name: str, default: float, minimum: float = 0.0) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number") from None
+    if value < minimum:
+        raise ConfigError(f"{name}={raw!r} must be >= {minimum}")
+    return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not an integer") from None
+    if value < minimum:
+        raise ConfigError(f"{name}={raw!r} must be >= {minimum}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    lowered = raw.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}={raw!r} is not a boolean (use true or false)")
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate settings; raise ConfigError with a one-line message."""
+    env = os.environ if env is None else env
+    backend = env.get("INVENTORY_BACKEND", "docker").strip().lower()
+    if backend not in BACKENDS:
+        raise ConfigError(f"INVENTORY_BACKEND={backend!r} is not one of {', '.join(BACKENDS)}")
+    docker_host = env.get("DOCKER_HOST", "unix:///var/run/docker.sock").strip()
+    if not docker_host.startswith(("unix://", "tcp://", "http://", "https://")):
+        raise ConfigError(f"DOCKER_HOST={docker_host!r} must start with unix://, tcp://, http:// or https://")
+    token_file = env.get("API_TOKEN_FILE", "").strip()
+    namespaces = tuple(ns.strip() for ns in env.get("K8S_NAMESPACES", "").split(",") if ns.strip())
+    level = env.get("LOG_LEVEL", "INFO").strip().upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError(f"LOG_LEVEL={level!r} is not one of DEBUG, INFO, WARNING, ERROR")
+    limit_max = _int(env, "PAGE_LIMIT_MAX", 1000, minimum=1)
+    limit_default = _int(env, "PAGE_LIMIT_DEFAULT", 100, minimum=1)
+    if limit_default > limit_max:
+        raise ConfigError(f"PAGE_LIMIT_DEFAULT={limit_default} exceeds PAGE_LIMIT_MAX={limit_max}")
+    return Settings(
+        backend=backend,
+        docker_host=docker_host,
+        engine_timeout=_float(env, "ENGINE_TIMEOUT", 1.5, minimum=0.1),
+        cache_ttl=_float(env, "CACHE_TTL", 2.0),
+        inspect_cache_ttl=_float(env, "INSPECT_CACHE_TTL", 30.0),
+        api_token_file=token_file,
+        k8s_namespaces=namespaces,
+        k8s_in_cluster=_bool(env, "K8S_IN_CLUSTER", True),
+        k8s_api_url=env.get("K8S_API_URL", "").strip(),
+        page_limit_default=limit_default,
+        page_limit_max=limit_max,
+        trusted_proxy_hops=_int(env, "TRUSTED_PROXY_HOPS", 1),
+        version=env.get("APP_VERSION", "0.0.0-dev"),
+        git_sha=env.get("GIT_SHA", "unknown"),
+        build_time=env.get("BUILD_TIME", "unknown"),
+        log_level=level,
+    )

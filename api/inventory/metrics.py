@@ -1,0 +1,113 @@
+"""Prometheus metrics (RED, backend, cache) and the scrape-time inventory collector.
+
+Works under gunicorn with several workers: when PROMETHEUS_MULTIPROC_DIR is set,
+every worker writes its samples to that directory and ``/metrics`` aggregates them
+(prometheus_client multiprocess mode). Inventory gauges (containers by state, posture
+findings, backend up) are computed at scrape time by ``InventoryCollector`` so they
+are never stale and never double counted across workers.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+HTTP_REQUESTS = Counter(
+    "inventory_http_requests_total", "HTTP requests handled by the API", ["route", "method", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "inventory_http_request_duration_seconds",
+    "HTTP request latency by route template",
+    ["route", "method", "status"],
+    buckets=LATENCY_BUCKETS,
+)
+HTTP_IN_FLIGHT = Gauge(
+    "inventory_http_requests_in_flight", "HTTP requests being handled", multiprocess_mode="livesum"
+)
+BACKEND_CALLS = Counter(
+    "inventory_backend_requests_total", "Calls to the container backend", ["backend", "operation", "outcome"]
+)
+BACKEND_LATENCY = Histogram(
+    "inventory_backend_request_duration_seconds",
+    "Latency of calls to the container backend",
+    ["backend", "operation"],
+    buckets=LATENCY_BUCKETS,
+)
+CACHE_REQUESTS = Counter(
+    "inventory_cache_requests_total", "Inventory cache lookups", ["cache", "result"]
+)
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+@contextmanager
+def track_backend_call(backend: str, operation: str) -> Iterator[None]:
+    """Count and time one backend call; the outcome label says ok / not_found / error."""
+    start = time.perf_counter()
+    outcome = "ok"
+    try:
+        yield
+    except Exception as exc:  # noqa: BLE001 - re-raised, only classified here
+        outcome = "not_found" if exc.__class__.__name__ == "NotFound" else "error"
+        raise
+    finally:
+        BACKEND_LATENCY.labels(backend, operation).observe(time.perf_counter() - start)
+        BACKEND_CALLS.labels(backend, operation, outcome).inc()
+
+
+class InventoryCollector(Collector):
+    """Computes inventory gauges at scrape time from the (cached) inventory service."""
+
+    def __init__(self, snapshot: Callable[[], dict], build: dict[str, str]) -> None:
+        self._snapshot = snapshot
+        self._build = build
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        info = GaugeMetricFamily(
+            "inventory_build_info", "Build information", labels=["version", "revision", "backend"]
+        )
+        info.add_metric([self._build["version"], self._build["revision"], self._build["backend"]], 1)
+        yield info
+        snap = self._snapshot()
+        up = GaugeMetricFamily("inventory_backend_up", "1 if the container backend answers", labels=["backend"])
+        up.add_metric([self._build["backend"]], 1 if snap["up"] else 0)
+        yield up
+        if not snap["up"]:
+            return
+        states = GaugeMetricFamily("inventory_containers", "Containers by state", labels=["state"])
+        for state, count in sorted(snap["states"].items()):
+            states.add_metric([state], count)
+        yield states
+        findings = GaugeMetricFamily(
+            "inventory_posture_findings",
+            "Posture findings on running containers by rule and severity",
+            labels=["rule", "severity"],
+        )
+        for (rule, severity), count in sorted(snap["findings"].items()):
+            findings.add_metric([rule, severity], count)
+        yield findings
+
+
+def render(extra: Collector | None) -> bytes:
+    """Render the exposition: aggregated across workers in multiprocess mode."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        body = generate_latest(registry)
+    else:
+        body = generate_latest(REGISTRY)
+    if extra is not None:
+        scrape_time = CollectorRegistry()
+        scrape_time.register(extra)
+        body += generate_latest(scrape_time)
+    return body

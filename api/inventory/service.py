@@ -1,0 +1,84 @@
+"""Inventory service: caching, reference resolution and posture on top of a backend."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from . import posture
+from .backends.base import AmbiguousReference, Backend, BackendUnavailable, Container, ContainerDetail, NotFound
+from .cache import TTLCache
+from .config import Settings
+
+
+class InventoryService:
+    def __init__(self, backend: Backend, settings: Settings) -> None:
+        self.backend = backend
+        self.settings = settings
+        self._lists: TTLCache[list[Container]] = TTLCache("list", settings.cache_ttl)
+        # Container config is immutable after creation, so inspect results live longer.
+        self._details: TTLCache[ContainerDetail] = TTLCache("inspect", settings.inspect_cache_ttl)
+        self._pings: TTLCache[dict[str, Any]] = TTLCache("ping", min(settings.cache_ttl, 1.0))
+
+    def ping(self) -> dict[str, Any]:
+        return self._pings.get("ping", self.backend.ping)
+
+    def containers(self, include_stopped: bool) -> list[Container]:
+        """All containers, sorted by id so cursors are stable; one backend call per cache window."""
+        def load() -> list[Container]:
+            return sorted(self.backend.list_containers(include_stopped), key=lambda c: c.id)
+
+        return self._lists.get(("list", include_stopped), load)
+
+    def resolve(self, ref: str) -> Container:
+        """Find one container by full id, name, or unique id prefix (stopped ones included)."""
+        items = self.containers(include_stopped=True)
+        for c in items:
+            if c.id == ref or ref in c.names:
+                return c
+        matches = [c for c in items if c.id.startswith(ref)] if len(ref) >= 3 else []
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise AmbiguousReference(ref, [c.short_id for c in matches])
+        raise NotFound(ref)
+
+    def detail(self, container: Container) -> ContainerDetail:
+        key = (container.id, container.created, container.state)
+        return self._details.get(key, lambda: self.backend.inspect(container.id))
+
+    def posture(self, include_stopped: bool = False) -> dict[str, Any]:
+        reports = []
+        all_findings: list[dict[str, str]] = []
+        for c in self.containers(include_stopped):
+            try:
+                detail = self.detail(c)
+            except NotFound:
+                continue  # removed between list and inspect
+            findings = posture.evaluate(detail.security)
+            all_findings.extend(findings)
+            reports.append({
+                "id": c.id, "short_id": c.short_id, "name": c.name, "image": c.image,
+                "state": c.state, "findings": findings, "totals": posture.totals(findings),
+            })
+        return {
+            "containers": reports,
+            "totals": posture.totals(all_findings),
+            "rules": [rule.describe() for rule in posture.RULES],
+        }
+
+    def snapshot(self) -> dict[str, Any]:
+        """Scrape-time view for metrics: is the backend up, states, findings by rule."""
+        try:
+            self.ping()
+            everything = self.containers(include_stopped=True)
+            report = self.posture(include_stopped=False)
+        except BackendUnavailable:
+            return {"up": False}
+        findings: Counter[tuple[str, str]] = Counter()
+        for item in report["containers"]:
+            for f in item["findings"]:
+                findings[(f["rule"], f["severity"])] += 1
+        for rule in posture.RULES:  # export zeros so alerts see absent findings as 0, not as no data
+            findings.setdefault((rule.id, rule.severity), 0)
+        return {"up": True, "states": Counter(c.state for c in everything), "findings": findings}

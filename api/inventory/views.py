@@ -1,0 +1,140 @@
+"""HTTP routes: the API blueprint (/api/*) and the health blueprint (/healthz, /readyz, /metrics)."""
+
+from __future__ import annotations
+
+import platform
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from . import metrics
+from .auth import TokenFile
+from .backends.base import AmbiguousReference, BackendUnavailable, NotFound
+from .openapi import spec
+from .posture import evaluate, totals
+from .problems import PROBLEM_JSON, Problem
+from .query import ListQuery, parse_bool
+from .service import InventoryService
+
+api = Blueprint("api", __name__, url_prefix="/api")
+health = Blueprint("health", __name__)
+
+
+def _service() -> InventoryService:
+    return current_app.extensions["inventory"]
+
+
+def _unavailable(exc: BackendUnavailable) -> Problem:
+    return Problem(503, "backend-unavailable", "Container backend unavailable", str(exc))
+
+
+def _cacheable(resp: Response) -> Response:
+    """Let Nginx micro-cache anonymous answers; never cache when auth is on."""
+    token: TokenFile = current_app.extensions["token"]
+    resp.headers["Cache-Control"] = "private, no-store" if token.enabled else "public, max-age=1"
+    resp.headers["Vary"] = "Authorization"
+    return resp
+
+
+@api.before_request
+def _authenticate() -> None:
+    current_app.extensions["token"].check(request.headers.get("Authorization"))
+
+
+@api.get("/containers")
+def list_containers() -> Response:
+    settings = _service().settings
+    q = ListQuery.parse(request.args, settings.page_limit_default, settings.page_limit_max)
+    try:
+        items = _service().containers(q.include_stopped)
+    except BackendUnavailable as exc:
+        raise _unavailable(exc) from None
+    page, total, next_cursor = q.page(items)
+    body: dict[str, Any] = {
+        "items": [c.to_dict() for c in page],
+        "count": len(page),
+        "total": total,
+        "next_cursor": next_cursor,
+        "backend": _service().backend.name,
+        "client_ip": request.remote_addr,
+    }
+    return _cacheable(jsonify(body))
+
+
+@api.get("/containers/<path:ref>")
+def get_container(ref: str) -> Response:
+    if not ref or len(ref) > 256:
+        raise Problem(404, "container-not-found", "Container not found", "no container matches that reference")
+    svc = _service()
+    try:
+        container = svc.resolve(ref)
+        detail = svc.detail(container)
+    except NotFound:
+        raise Problem(404, "container-not-found", "Container not found", f"no container matches {ref!r}") from None
+    except AmbiguousReference as exc:
+        raise Problem(409, "ambiguous-reference", "Ambiguous container reference",
+                      f"{ref!r} matches several containers; use a longer prefix", matches=exc.matches) from None
+    except BackendUnavailable as exc:
+        raise _unavailable(exc) from None
+    findings = evaluate(detail.security)
+    # The list entry carries ports and the list's health view; inspect adds started_at etc.
+    merged = container.to_dict() | {k: v for k, v in detail.container.to_dict().items() if v not in (None, [], {})}
+    body = {
+        "container": merged,
+        "security": detail.security.to_dict(),
+        "findings": findings,
+        "totals": totals(findings),
+        "client_ip": request.remote_addr,
+    }
+    return jsonify(body)
+
+
+@api.get("/posture")
+def get_posture() -> Response:
+    unknown = sorted(set(request.args) - {"all"})
+    if unknown:
+        raise Problem(400, "invalid-parameter", "Invalid query parameter",
+                      f"unknown query parameter {unknown[0]!r}; allowed: all", parameter=unknown[0])
+    include_stopped = parse_bool("all", request.args.get("all"))
+    try:
+        report = _service().posture(include_stopped)
+    except BackendUnavailable as exc:
+        raise _unavailable(exc) from None
+    report["client_ip"] = request.remote_addr
+    return _cacheable(jsonify(report))
+
+
+@api.get("/version")
+def version() -> Response:
+    s = _service().settings
+    return jsonify({
+        "version": s.version, "git_sha": s.git_sha, "build_time": s.build_time,
+        "backend": _service().backend.name, "python": platform.python_version(),
+    })
+
+
+@health.get("/healthz")
+def healthz() -> Response:
+    return jsonify({"status": "ok"})
+
+
+@health.get("/readyz")
+def readyz() -> Response:
+    try:
+        engine = _service().ping()
+    except BackendUnavailable as exc:
+        raise Problem(503, "not-ready", "Not ready", str(exc)) from None
+    return jsonify({"status": "ready", "backend": engine})
+
+
+@health.get("/metrics")
+def prometheus_metrics() -> Response:
+    return Response(metrics.render(current_app.extensions["collector"]), mimetype=metrics.CONTENT_TYPE)
+
+
+@health.get("/openapi.json")
+def openapi() -> Response:
+    return jsonify(spec(_service().settings.version))
+
+
+__all__ = ["api", "health", "PROBLEM_JSON"]

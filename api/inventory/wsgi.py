@@ -1,0 +1,17 @@
+"""gunicorn entry point: ``gunicorn inventory.wsgi:app``. Bad config exits with one line."""
+
+from __future__ import annotations
+
+import sys
+
+from .config import ConfigError, load_settings
+
+try:
+    _settings = load_settings()
+except ConfigError as exc:
+    print(f"inventory: invalid configuration: {exc}", file=sys.stderr)
+    sys.exit(2)
+
+from . import create_app  # noqa: E402
+
+app = create_app(_settings)
