@@ -1,0 +1,5 @@
+import sys
+
+from invops.cli import main
+
+sys.exit(main())
