@@ -1,0 +1,56 @@
+"""Shared helpers for the ops suite: run the real CLI, unique names, Docker client."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def invops(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run `python -m invops` exactly as people and Jenkins do (a new process, real exit code)."""
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT / "ops"), **(env or {})}
+    return subprocess.run([sys.executable, "-m", "invops", *args], capture_output=True, text=True, env=full_env,
+                          timeout=timeout, check=False)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def uid() -> str:
+    return f"invops-test-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="session")
+def docker_client():
+    docker = pytest.importorskip("docker", reason="docker SDK not installed")
+    if not shutil.which("docker") and not Path("/var/run/docker.sock").exists():
+        pytest.skip(reason="no Docker engine on this machine")
+    client = docker.from_env()
+    try:
+        client.ping()
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(reason=f"Docker engine not reachable: {exc}")
+    return client
+
+
+@pytest.fixture(scope="session")
+def base_image(docker_client) -> str:
+    image = os.environ.get("BASE_IMAGE", "debian:12.12-slim")
+    try:
+        docker_client.images.get(image)
+    except Exception:  # noqa: BLE001
+        pytest.skip(reason=f"base image {image} missing: run `make base-image`")
+    return image
