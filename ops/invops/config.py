@@ -194,27 +194,40 @@ def export(
             raise UsageError(f"cannot read kubectl JSON {from_json}: {exc}") from exc
         items = doc.get("items", [doc]) if isinstance(doc, dict) else []
     else:
-        for release in releases:
-            for what, fmt in (("values", ["-o", "yaml", "--all"]), ("manifest", [])):
-                proc = runner.run(["helm", "get", what, release, "-n", namespace, *fmt], capture=True, mutating=False)
-                extra[f"helm/{release}/{what}.yaml"] = proc.stdout
-        for kind in EXPORT_KINDS:
-            proc = runner.run(
-                ["kubectl", "get", kind, "-n", namespace, "-o", "json"], capture=True, check=False, mutating=False
-            )
-            if runner.dry_run:
-                continue
-            if proc.returncode != 0:
-                if b"the server doesn't have a resource type" in proc.stderr:
-                    progress(f"skipping {kind}: not installed in this cluster")
-                    continue
-                raise OpsError(f"kubectl get {kind} -n {namespace} failed: {proc.stderr.decode().strip()[:200]}")
-            items += json.loads(proc.stdout).get("items", [])
+        commands = [
+            ["helm", "get", what, release, "-n", namespace, *fmt]
+            for release in releases
+            for what, fmt in (("values", ["-o", "yaml", "--all"]), ("manifest", []))
+        ]
+        commands += [["kubectl", "get", kind, "-n", namespace, "-o", "json"] for kind in EXPORT_KINDS]
+        if runner.dry_run:  # print the exact read commands; contact no cluster
+            for cmd in commands:
+                print(shlex.join(cmd))
+        else:
+            extra, items = _read_cluster(commands, runner)
     if runner.dry_run:
         print(f"would write cleaned objects and age-encrypted secrets to {target}")
         return target
     source = {"namespace": namespace, "releases": releases, "from_json": str(from_json) if from_json else None}
     return write_export(target, items, recipients, runner, extra, source)
+
+
+def _read_cluster(commands: list[list[str]], runner: Runner) -> tuple[dict[str, bytes], list[dict[str, Any]]]:
+    extra: dict[str, bytes] = {}
+    items: list[dict[str, Any]] = []
+    for cmd in commands:
+        proc = runner.run(cmd, capture=True, check=False, mutating=False)
+        if cmd[0] == "helm":
+            if proc.returncode != 0:
+                raise OpsError(f"{shlex.join(cmd)} failed: {proc.stderr.decode(errors='replace').strip()[:200]}")
+            extra[f"helm/{cmd[3]}/{cmd[2]}.yaml"] = proc.stdout
+        elif proc.returncode == 0:
+            items += json.loads(proc.stdout).get("items", [])
+        elif b"the server doesn't have a resource type" in proc.stderr:
+            progress(f"skipping {cmd[2]}: not installed in this cluster")
+        else:
+            raise OpsError(f"{shlex.join(cmd)} failed: {proc.stderr.decode(errors='replace').strip()[:200]}")
+    return extra, items
 
 
 def restore(backup: Path, identity: Path, namespace: str | None, runner: Runner) -> None:

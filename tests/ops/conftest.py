@@ -18,8 +18,14 @@ ROOT = Path(__file__).resolve().parents[2]
 def invops(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """Run `python -m invops` exactly as people and Jenkins do (a new process, real exit code)."""
     full_env = {**os.environ, "PYTHONPATH": str(ROOT / "ops"), **(env or {})}
-    return subprocess.run([sys.executable, "-m", "invops", *args], capture_output=True, text=True, env=full_env,
-                          timeout=timeout, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "invops", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def free_port() -> int:

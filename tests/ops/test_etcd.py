@@ -27,15 +27,58 @@ def _openssl(*args: str, cwd: Path) -> None:
 def pki(tmp_path_factory) -> Path:
     """A throw-away CA, a server cert for 127.0.0.1 and a client cert (real X.509, real TLS)."""
     d = tmp_path_factory.mktemp("pki")
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "1",
-             "-subj", "/CN=invops-test-ca", cwd=d)
-    for name, ext in (("server", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth"),
-                      ("client", "extendedKeyUsage=clientAuth")):
+    _openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=invops-test-ca",
+        cwd=d,
+    )
+    for name, ext in (
+        ("server", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth"),
+        ("client", "extendedKeyUsage=clientAuth"),
+    ):
         (d / f"{name}.ext").write_text(ext + "\n")
-        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr",
-                 "-subj", f"/CN=invops-{name}", cwd=d)
-        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-                 "-out", f"{name}.crt", "-days", "1", "-extfile", f"{name}.ext", cwd=d)
+        _openssl(
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            f"{name}.key",
+            "-out",
+            f"{name}.csr",
+            "-subj",
+            f"/CN=invops-{name}",
+            cwd=d,
+        )
+        _openssl(
+            "x509",
+            "-req",
+            "-in",
+            f"{name}.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            f"{name}.crt",
+            "-days",
+            "1",
+            "-extfile",
+            f"{name}.ext",
+            cwd=d,
+        )
     return d
 
 
@@ -48,19 +91,45 @@ class Etcd:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def tls(self) -> list[str]:
-        return ["--cacert", str(self.pki / "ca.crt"), "--cert", str(self.pki / "client.crt"),
-                "--key", str(self.pki / "client.key")]
+        return [
+            "--cacert",
+            str(self.pki / "ca.crt"),
+            "--cert",
+            str(self.pki / "client.crt"),
+            "--key",
+            str(self.pki / "client.key"),
+        ]
 
     def start(self) -> None:
         log = (self.data_dir.parent / f"{self.data_dir.name}.log").open("wb")
         self.proc = subprocess.Popen(
-            ["etcd", "--name", self.name, "--data-dir", str(self.data_dir),
-             "--listen-client-urls", self.url, "--advertise-client-urls", self.url,
-             "--listen-peer-urls", self.peer_url, "--initial-advertise-peer-urls", self.peer_url,
-             "--initial-cluster", f"{self.name}={self.peer_url}",
-             "--cert-file", str(self.pki / "server.crt"), "--key-file", str(self.pki / "server.key"),
-             "--trusted-ca-file", str(self.pki / "ca.crt"), "--client-cert-auth"],
-            stdout=log, stderr=subprocess.STDOUT)
+            [
+                "etcd",
+                "--name",
+                self.name,
+                "--data-dir",
+                str(self.data_dir),
+                "--listen-client-urls",
+                self.url,
+                "--advertise-client-urls",
+                self.url,
+                "--listen-peer-urls",
+                self.peer_url,
+                "--initial-advertise-peer-urls",
+                self.peer_url,
+                "--initial-cluster",
+                f"{self.name}={self.peer_url}",
+                "--cert-file",
+                str(self.pki / "server.crt"),
+                "--key-file",
+                str(self.pki / "server.key"),
+                "--trusted-ca-file",
+                str(self.pki / "ca.crt"),
+                "--client-cert-auth",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.ctl("endpoint", "health", check=False).returncode == 0:
@@ -70,8 +139,13 @@ class Etcd:
         raise AssertionError("etcd did not become healthy in 30s")
 
     def ctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["etcdctl", "--endpoints", self.url, *self.tls(), "--dial-timeout=2s", *args],
-                              capture_output=True, text=True, check=check, env={**os.environ, "ETCDCTL_API": "3"})
+        return subprocess.run(
+            ["etcdctl", "--endpoints", self.url, *self.tls(), "--dial-timeout=2s", *args],
+            capture_output=True,
+            text=True,
+            check=check,
+            env={**os.environ, "ETCDCTL_API": "3"},
+        )
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -92,9 +166,23 @@ KEYS = {f"/inventory/config/{i}": f"value-{i}-{'x' * i}" for i in range(20)}
 
 def test_plain_connection_is_refused_without_client_cert(etcd):
     """Proves TLS client auth is really on, so the snapshot below really used the client cert."""
-    proc = subprocess.run(["etcdctl", "--endpoints", etcd.url, "--cacert", str(etcd.pki / "ca.crt"),
-                           "--dial-timeout=2s", "--command-timeout=3s", "get", "/x"], capture_output=True,
-                          text=True, check=False, env={**os.environ, "ETCDCTL_API": "3"})
+    proc = subprocess.run(
+        [
+            "etcdctl",
+            "--endpoints",
+            etcd.url,
+            "--cacert",
+            str(etcd.pki / "ca.crt"),
+            "--dial-timeout=2s",
+            "--command-timeout=3s",
+            "get",
+            "/x",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "ETCDCTL_API": "3"},
+    )
     assert proc.returncode != 0
 
 
@@ -117,8 +205,17 @@ def test_snapshot_wipe_restore_read_back(etcd, tmp_path):
 
     new_dir = tmp_path / "restored"
     restored = Etcd(etcd.pki, new_dir, name="ops-restored")
-    res = invops("etcd", "restore", str(backup), "--data-dir", str(new_dir), "--name", restored.name,
-                 "--initial-advertise-peer-urls", restored.peer_url)
+    res = invops(
+        "etcd",
+        "restore",
+        str(backup),
+        "--data-dir",
+        str(new_dir),
+        "--name",
+        restored.name,
+        "--initial-advertise-peer-urls",
+        restored.peer_url,
+    )
     assert res.returncode == 0, res.stderr
     restored.start()
     try:
@@ -149,8 +246,7 @@ def test_corrupted_and_partial_snapshots_are_refused(etcd, tmp_path):
     data = bytearray(db.read_bytes())
     data[len(data) // 2] ^= 0xFF  # flip one byte in the middle
     db.write_bytes(bytes(data))
-    for cmd in (["etcd", "verify", str(backup)],
-                ["etcd", "restore", str(backup), "--data-dir", str(tmp_path / "new")]):
+    for cmd in (["etcd", "verify", str(backup)], ["etcd", "restore", str(backup), "--data-dir", str(tmp_path / "new")]):
         res = invops(*cmd)
         assert res.returncode == 3, res.stderr
         assert "SHA-256" in res.stderr and len(res.stderr.strip().splitlines()) == 1

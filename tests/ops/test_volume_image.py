@@ -37,8 +37,14 @@ done
 
 
 def _run(client, image: str, volume: str, script: str, name: str) -> str:
-    out = client.containers.run(image, ["sh", "-c", script], name=name, remove=True, network_mode="none",
-                                volumes={volume: {"bind": "/data", "mode": "rw"}})
+    out = client.containers.run(
+        image,
+        ["sh", "-c", script],
+        name=name,
+        remove=True,
+        network_mode="none",
+        volumes={volume: {"bind": "/data", "mode": "rw"}},
+    )
     return out.decode()
 
 
@@ -63,8 +69,13 @@ def test_volume_backup_remove_restore_identical(docker_client, base_image, volum
     docker_client.volumes.create(name)
     _run(docker_client, base_image, name, FILL, f"{uid}-fill")
     before = _run(docker_client, base_image, name, SNAPSHOT, f"{uid}-snap1")
-    for expected in ("|640|10002|2000|./other.txt|", "|400|0|0|./secret/deep/key|", "|1777|0|0|./empty|",
-                     "|0|0|0|./name with spaces.txt|", "symbolic link|777|0|0|./link.conf|"):
+    for expected in (
+        "|640|10002|2000|./other.txt|",
+        "|400|0|0|./secret/deep/key|",
+        "|1777|0|0|./empty|",
+        "|0|0|0|./name with spaces.txt|",
+        "symbolic link|777|0|0|./link.conf|",
+    ):
         assert expected in before  # the fill really varied modes/owners
 
     res = invops("volume", "backup", name, "--out", str(tmp_path))
@@ -107,8 +118,7 @@ def test_volume_corrupted_backup_refused_nothing_created(docker_client, base_ima
         info.size = 0
         tar.addfile(info)
     doc = json.loads((backup / "manifest.json").read_text())
-    doc["artifacts"][0].update(size=archive.stat().st_size,
-                               sha256=hashlib.sha256(archive.read_bytes()).hexdigest())
+    doc["artifacts"][0].update(size=archive.stat().st_size, sha256=hashlib.sha256(archive.read_bytes()).hexdigest())
     (backup / "manifest.json").write_text(json.dumps(doc))
     res = invops("volume", "restore", str(backup), "--to", target)
     assert res.returncode == 3 and "listing" in res.stderr
@@ -123,7 +133,8 @@ def test_volume_missing_is_one_line_usage_error(docker_client, tmp_path, uid):
 def test_image(docker_client, base_image, uid, tmp_path):
     ref = f"{uid}:v1"
     (tmp_path / "Dockerfile").write_text(
-        f"FROM {base_image}\nRUN echo {uid} > /marker && chmod 0640 /marker\nUSER 10001\nCMD [\"cat\", \"/marker\"]\n")
+        f'FROM {base_image}\nRUN echo {uid} > /marker && chmod 0640 /marker\nUSER 10001\nCMD ["cat", "/marker"]\n'
+    )
     image, _ = docker_client.images.build(path=str(tmp_path), tag=ref, rm=True, pull=False)
     yield ref, image.id
     for img in docker_client.images.list(name=uid):

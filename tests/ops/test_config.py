@@ -1,0 +1,140 @@
+"""Config export: cleaning of realistic `kubectl get -o json` output and the age encryption round trip."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from invops import config
+
+from tests.ops.conftest import invops
+
+FIXTURE = Path(__file__).parent / "fixtures" / "namespace-objects.json"
+SERVER_FIELDS = ("uid", "resourceVersion", "managedFields", "creationTimestamp", "generation", "ownerReferences")
+needs_age = pytest.mark.skipif(not shutil.which("age"), reason="age not installed (tools/apt-packages.txt)")
+
+
+@pytest.fixture
+def items() -> list[dict]:
+    return json.loads(FIXTURE.read_text())["items"]
+
+
+@pytest.fixture
+def age_key(tmp_path) -> tuple[Path, str]:
+    key = tmp_path / "age.key"
+    subprocess.run(["age-keygen", "-o", str(key)], check=True, capture_output=True)
+    public = next(line.split(": ")[1] for line in key.read_text().splitlines() if "public key" in line)
+    return key, public
+
+
+def test_clean_strips_server_state_and_keeps_spec(items):
+    objects, secrets = config.split(items)
+    kinds = sorted(o["kind"] for o in objects)
+    assert kinds == [
+        "ConfigMap",
+        "Deployment",
+        "NetworkPolicy",
+        "PersistentVolumeClaim",
+        "ScaledObject",
+        "Service",
+        "Service",
+        "ServiceAccount",
+    ]
+    assert [s["metadata"]["name"] for s in secrets] == ["inventory-api-token"]  # SA token minted by the cluster
+    for obj in objects + secrets:
+        assert "status" not in obj
+        assert not set(SERVER_FIELDS) & set(obj["metadata"])
+    deploy = next(o for o in objects if o["kind"] == "Deployment")
+    assert deploy["metadata"]["annotations"] == {"meta.helm.sh/release-name": "inventory"}
+    assert deploy["spec"]["replicas"] == 2 and deploy["spec"]["template"]["spec"]["containers"][0]["image"]
+    svc = next(o for o in objects if o["metadata"]["name"] == "inventory-nginx")
+    assert "clusterIP" not in svc["spec"] and svc["spec"]["ports"][0]["targetPort"] == 8080
+    headless = next(o for o in objects if o["metadata"]["name"] == "inventory-flask-api-headless")
+    assert headless["spec"]["clusterIP"] == "None"
+    pvc = next(o for o in objects if o["kind"] == "PersistentVolumeClaim")
+    assert "volumeName" not in pvc["spec"] and "annotations" not in pvc["metadata"]
+
+
+def test_clean_does_not_mutate_input(items):
+    before = json.dumps(items, sort_keys=True)
+    config.split(items)
+    assert json.dumps(items, sort_keys=True) == before
+
+
+@needs_age
+def test_export_encrypts_secrets_and_round_trips(tmp_path, age_key, items):
+    key, public = age_key
+    res = invops(
+        "config",
+        "export",
+        "-n",
+        "inventory",
+        "--from-json",
+        str(FIXTURE),
+        "-r",
+        public,
+        "--out",
+        str(tmp_path / "exports"),
+    )
+    assert res.returncode == 0, res.stderr
+    export = next((tmp_path / "exports").iterdir())
+    token = base64.b64encode(b"fixture-token-not-a-real-secret").decode()
+    for path in export.rglob("*"):
+        if path.is_file():
+            blob = path.read_bytes()
+            assert token.encode() not in blob and b"fixture-token-not-a-real-secret" not in blob, path
+    encrypted = export / "secrets" / "secret-inventory-api-token.yaml.age"
+    assert encrypted.read_text().startswith("-----BEGIN AGE ENCRYPTED FILE-----")
+    plain = subprocess.run(["age", "-d", "-i", str(key), str(encrypted)], capture_output=True, check=True).stdout
+    secret = yaml.safe_load(plain)
+    original = next(i for i in items if i["metadata"]["name"] == "inventory-api-token")
+    assert secret == config.clean(original)
+    assert base64.b64decode(secret["data"]["token"]) == b"fixture-token-not-a-real-secret"
+    doc = json.loads((export / "manifest.json").read_text())
+    assert doc["counts"] == {"objects": 8, "secrets": 1} and doc["recipients"] == [public]
+    deploy = yaml.safe_load((export / "objects" / "deployment-inventory-flask-api.yaml").read_text())
+    assert deploy == config.clean(items[0])
+
+    # the restore path verifies first and (dry-run) prints the re-apply commands without decrypting to stdout
+    res = invops("config", "restore", str(export), "-i", str(key), "-n", "inventory", "--dry-run")
+    assert res.returncode == 0, res.stderr
+    assert f"kubectl apply -n inventory -f {export / 'objects'}" in res.stdout
+    assert "| kubectl apply -n inventory -f -" in res.stdout and token not in res.stdout
+
+    encrypted.write_bytes(encrypted.read_bytes().replace(b"A", b"B", 1))
+    res = invops("config", "restore", str(export), "-i", str(key), "--dry-run")
+    assert res.returncode == 3 and "SHA-256" in res.stderr
+
+
+@needs_age
+def test_export_requires_a_recipient(tmp_path):
+    res = invops("config", "export", "-n", "inventory", "--from-json", str(FIXTURE), "--out", str(tmp_path))
+    assert res.returncode == 2 and "--recipient" in res.stderr
+    assert not list(tmp_path.iterdir())
+
+
+def test_live_export_dry_run_prints_kubectl_and_helm(tmp_path):
+    res = invops(
+        "config",
+        "export",
+        "-n",
+        "inventory",
+        "--release",
+        "inventory",
+        "-r",
+        "age1example",
+        "--out",
+        str(tmp_path),
+        "--dry-run",
+    )
+    assert res.returncode == 0, res.stderr
+    assert "helm get values inventory -n inventory -o yaml --all" in res.stdout
+    assert "helm get manifest inventory -n inventory" in res.stdout
+    assert "kubectl get deployments -n inventory -o json" in res.stdout
+    assert "kubectl get scaledobjects.keda.sh -n inventory -o json" in res.stdout
+    assert not list(tmp_path.iterdir())
