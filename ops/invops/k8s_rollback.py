@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 import urllib.error
 import urllib.request
@@ -31,7 +32,7 @@ def previous_revision(release: str, namespace: str, runner: Runner) -> int | Non
     raise OpsError(f"no successfully deployed earlier revision of {release} in helm history")
 
 
-def smoke(url: str, attempts: int = 10, delay: float = 2.0) -> None:
+def smoke(url: str, attempts: int = int(os.environ.get("INVOPS_SMOKE_ATTEMPTS", "10")), delay: float = 2.0) -> None:
     """GET <url>/healthz and <url>/api/version through Nginx; both must answer 200."""
     last = ""
     for _ in range(attempts):

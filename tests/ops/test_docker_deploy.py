@@ -30,9 +30,25 @@ COMPOSE = shlex.split(os.environ.get("COMPOSE") or "docker-compose")
 
 
 def _build(base_image: str, tag: str, version: str, healthy: bool) -> None:
-    subprocess.run(["/usr/bin/docker", "build", "-q", "--build-arg", f"BASE_IMAGE={base_image}",
-                    "--build-arg", f"APP_VERSION={version}", "--build-arg", f"APP_HEALTHY={int(healthy)}",
-                    "-t", tag, str(WEBAPP)], check=True, capture_output=True, env={**os.environ, "DOCKER_BUILDKIT": "1"})
+    subprocess.run(
+        [
+            "/usr/bin/docker",
+            "build",
+            "-q",
+            "--build-arg",
+            f"BASE_IMAGE={base_image}",
+            "--build-arg",
+            f"APP_VERSION={version}",
+            "--build-arg",
+            f"APP_HEALTHY={int(healthy)}",
+            "-t",
+            tag,
+            str(WEBAPP),
+        ],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "DOCKER_BUILDKIT": "1"},
+    )
 
 
 @pytest.fixture
@@ -57,8 +73,11 @@ services:
 """)
         yield {"project": uid, "compose": compose, "port": port, "images": images, "state": tmp_path / "state"}
     finally:
-        subprocess.run([*COMPOSE, "-p", uid, "-f", str(tmp_path / "compose.yaml"), "down", "-v", "--remove-orphans"],
-                       capture_output=True, check=False)
+        subprocess.run(
+            [*COMPOSE, "-p", uid, "-f", str(tmp_path / "compose.yaml"), "down", "-v", "--remove-orphans"],
+            capture_output=True,
+            check=False,
+        )
         for c in docker_client.containers.list(all=True, filters={"label": f"com.docker.compose.project={uid}"}):
             c.remove(force=True)
         for img in docker_client.images.list(name=repo):
@@ -66,8 +85,23 @@ services:
 
 
 def _deploy(app, image: str, *extra: str) -> subprocess.CompletedProcess[str]:
-    return invops("deploy", "docker", "-p", app["project"], "-f", str(app["compose"]), "-s", "web", "--image", image,
-                  "--health-timeout", str(HEALTH_TIMEOUT), "--state-dir", str(app["state"]), *extra)
+    return invops(
+        "deploy",
+        "docker",
+        "-p",
+        app["project"],
+        "-f",
+        str(app["compose"]),
+        "-s",
+        "web",
+        "--image",
+        image,
+        "--health-timeout",
+        str(HEALTH_TIMEOUT),
+        "--state-dir",
+        str(app["state"]),
+        *extra,
+    )
 
 
 class Prober(threading.Thread):
@@ -119,7 +153,10 @@ def test_broken_release_rolls_back_to_last_healthy(app):
     state = json.loads((app["state"] / f"{app['project']}.web.json").read_text())
     assert state["last_healthy"] == app["images"]["v1"]
     assert [(h["image"].split(":")[1], h["healthy"]) for h in state["history"]] == [
-        ("v1", True), ("v2", False), ("v1", True)]
+        ("v1", True),
+        ("v2", False),
+        ("v1", True),
+    ]
 
 
 def test_manual_rollback_to_previous_healthy(app, docker_client):
@@ -127,11 +164,34 @@ def test_manual_rollback_to_previous_healthy(app, docker_client):
     assert _deploy(app, app["images"]["v1b"]).returncode == 0
     with urllib.request.urlopen(f"http://127.0.0.1:{app['port']}/", timeout=2) as resp:
         assert resp.read().decode().strip() == "v1b"
-    dry = invops("rollback", "docker", "-p", app["project"], "-f", str(app["compose"]), "-s", "web",
-                 "--state-dir", str(app["state"]), "--dry-run")
+    dry = invops(
+        "rollback",
+        "docker",
+        "-p",
+        app["project"],
+        "-f",
+        str(app["compose"]),
+        "-s",
+        "web",
+        "--state-dir",
+        str(app["state"]),
+        "--dry-run",
+    )
     assert dry.returncode == 0 and "up -d --no-deps --no-build web" in dry.stdout
-    res = invops("rollback", "docker", "-p", app["project"], "-f", str(app["compose"]), "-s", "web",
-                 "--state-dir", str(app["state"]), "--health-timeout", str(HEALTH_TIMEOUT))
+    res = invops(
+        "rollback",
+        "docker",
+        "-p",
+        app["project"],
+        "-f",
+        str(app["compose"]),
+        "-s",
+        "web",
+        "--state-dir",
+        str(app["state"]),
+        "--health-timeout",
+        str(HEALTH_TIMEOUT),
+    )
     assert res.returncode == 0, res.stderr
     with urllib.request.urlopen(f"http://127.0.0.1:{app['port']}/", timeout=2) as resp:
         assert resp.read().decode().strip() == "v1"
@@ -142,4 +202,5 @@ def test_manual_rollback_to_previous_healthy(app, docker_client):
 def test_missing_image_is_refused_before_touching_the_service(app):
     res = _deploy(app, f"{app['project']}:does-not-exist")
     assert res.returncode == 2 and res.stderr.strip() == (
-        f"invops: error: image not present locally: {app['project']}:does-not-exist")
+        f"invops: error: image not present locally: {app['project']}:does-not-exist"
+    )
