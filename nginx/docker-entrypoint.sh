@@ -1,0 +1,14 @@
+#!/bin/sh
+# Render nginx.conf from the template into the tmpfs (the root filesystem is read-only),
+# substituting only our own variables, validate it, then run nginx in the foreground.
+set -eu
+: "${API_UPSTREAM:=flask-api:8000}"
+: "${RATE_LIMIT:=20r/s}"
+: "${RATE_BURST:=40}"
+: "${CONN_LIMIT:=64}"
+export API_UPSTREAM RATE_LIMIT RATE_BURST CONN_LIMIT
+mkdir -p /tmp/nginx/client_body /tmp/nginx/proxy /tmp/nginx/fastcgi /tmp/nginx/uwsgi /tmp/nginx/scgi /tmp/nginx/cache
+envsubst '${API_UPSTREAM} ${RATE_LIMIT} ${RATE_BURST} ${CONN_LIMIT}' \
+  < /etc/nginx/nginx.conf.template > /tmp/nginx/nginx.conf
+nginx -e stderr -t -q -c /tmp/nginx/nginx.conf
+exec nginx -e stderr -c /tmp/nginx/nginx.conf -g 'daemon off;'

@@ -1,0 +1,220 @@
+"""Read-only Docker Engine API proxy for the inventory API.
+
+Why: mounting the engine socket into an internet-facing container is root on the host.
+This proxy is the only thing that touches the socket. It forwards exactly the read calls
+the API needs and answers 403 to everything else:
+
+    GET|HEAD  [/vX.Y]/_ping
+    GET|HEAD  [/vX.Y]/version
+    GET|HEAD  [/vX.Y]/containers/json            (query: all, limit, filters)
+    GET|HEAD  [/vX.Y]/containers/{id-or-name}/json
+
+A prefix rule such as "GET /containers/*" is not enough: it would still expose
+/containers/{id}/archive, /export and /logs (file contents and output). Responses are
+also filtered: inspect answers carry every container's environment (secrets) and command
+line, so those fields are removed before anything reaches the API.
+
+Standard library only; one thread per connection; configured by environment:
+    LISTEN_ADDR (0.0.0.0), LISTEN_PORT (2375), DOCKER_SOCKET (/var/run/docker.sock),
+    UPSTREAM_TIMEOUT (5 seconds).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import socket
+import sys
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+_VERSION = r"(?:/v\d+\.\d+)?"
+_NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}"
+ROUTES: list[tuple[re.Pattern[str], str, frozenset[str]]] = [
+    (re.compile(rf"^{_VERSION}/_ping$"), "ping", frozenset()),
+    (re.compile(rf"^{_VERSION}/version$"), "version", frozenset()),
+    (re.compile(rf"^{_VERSION}/containers/json$"), "list", frozenset({"all", "limit", "filters", "size", "trunc_cmd"})),
+    (re.compile(rf"^{_VERSION}/containers/{_NAME}/json$"), "inspect", frozenset()),
+]
+ALLOWED_METHODS = ("GET", "HEAD")
+
+# Inspect fields that can carry secrets or command lines; removed, never masked in place.
+REDACT_CONFIG = ("Env", "Cmd", "Entrypoint", "OnBuild")
+REDACT_TOP = ("Args", "Path")
+
+
+def match_route(method: str, target: str) -> tuple[str | None, str]:
+    """Return (route name, reason). Route None means the request is refused."""
+    if method not in ALLOWED_METHODS:
+        return None, f"method {method} is not allowed"
+    parts = urlsplit(target)
+    path = parts.path
+    if "%" in path or "//" in path or "/../" in path or path.endswith("/.."):
+        return None, "encoded or non-canonical path"
+    for pattern, name, params in ROUTES:
+        if pattern.match(path):
+            query = parse_qsl(parts.query, keep_blank_values=True)
+            extra = {k for k, _ in query} - params
+            if extra:
+                return None, f"query parameter {sorted(extra)[0]!r} is not allowed"
+            # size=true makes the engine walk every container's filesystem: refuse, it is a DoS lever.
+            if any(k == "size" and v.lower() not in ("0", "false") for k, v in query):
+                return None, "size=true is not allowed"
+            return name, "ok"
+    return None, "endpoint is not allowed"
+
+
+def redact_inspect(doc: dict[str, Any]) -> dict[str, Any]:
+    """Drop environment, command line and other secret-bearing fields from an inspect answer."""
+    for key in REDACT_TOP:
+        doc.pop(key, None)
+    config = doc.get("Config")
+    if isinstance(config, dict):
+        for key in REDACT_CONFIG:
+            config.pop(key, None)
+        health = config.get("Healthcheck")
+        if isinstance(health, dict) and health.get("Test") not in (None, [], ["NONE"]):
+            # Keep "a healthcheck exists" (and its kind), drop the command which may embed secrets.
+            health["Test"] = [health["Test"][0], "[redacted]"] if health["Test"] else []
+    host = doc.get("HostConfig")
+    if isinstance(host, dict):
+        log_config = host.get("LogConfig")
+        if isinstance(log_config, dict):
+            log_config["Config"] = {}  # logging drivers take credentials (splunk-token, ...)
+    graph = doc.get("GraphDriver")
+    if isinstance(graph, dict):
+        graph["Data"] = None
+    return doc
+
+
+def redact_list(items: list[Any]) -> list[Any]:
+    for item in items:
+        if isinstance(item, dict):
+            item.pop("Command", None)  # the full command line
+    return items
+
+
+def filter_body(route: str, body: bytes) -> bytes:
+    if route not in ("inspect", "list"):
+        return body
+    doc = json.loads(body)
+    doc = redact_inspect(doc) if route == "inspect" and isinstance(doc, dict) else doc
+    doc = redact_list(doc) if route == "list" and isinstance(doc, list) else doc
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        sock.connect(self._path)
+        self.sock = sock
+
+
+def log(**fields: Any) -> None:
+    fields = {"timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "logger": "socket-proxy", **fields}
+    sys.stdout.write(json.dumps(fields) + "\n")
+    sys.stdout.flush()
+
+
+class ProxyHandler(BaseHTTPRequestHandler):
+    server_version = "socket-proxy"
+    sys_version = ""
+    protocol_version = "HTTP/1.1"
+    socket_path = "/var/run/docker.sock"
+    upstream_timeout = 5.0
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        pass  # we log one JSON line per request ourselves
+
+    def _send(self, status: int, body: bytes, content_type: str = "application/json",
+              headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _refuse(self, status: int, reason: str) -> None:
+        log(level="warning", message="refused", method=self.command, path=urlsplit(self.path).path,
+            status=status, reason=reason)
+        self._send(status, json.dumps({"message": f"socket-proxy: {reason}"}).encode())
+
+    def _handle(self) -> None:
+        if self.headers.get("Content-Length", "0") not in ("", "0") or self.headers.get("Transfer-Encoding"):
+            self._refuse(403, "request bodies are not allowed")
+            return
+        route, reason = match_route(self.command, self.path)
+        if route is None:
+            self._refuse(403, reason)
+            return
+        start = time.perf_counter()
+        conn = UnixHTTPConnection(self.socket_path, self.upstream_timeout)
+        try:
+            conn.request(self.command, self.path, headers={"Host": "docker", "User-Agent": "socket-proxy"})
+            resp = conn.getresponse()
+            body = resp.read()
+            status = resp.status
+            content_type = resp.getheader("Content-Type", "application/json")
+            passthrough = {k: v for k, v in resp.getheaders() if k.lower() in ("api-version", "docker-experimental", "ostype")}
+        except (OSError, http.client.HTTPException) as exc:
+            log(level="error", message="engine unreachable", error=exc.__class__.__name__)
+            self._send(502, json.dumps({"message": "socket-proxy: engine unreachable"}).encode())
+            return
+        finally:
+            conn.close()
+        if status == 200 and self.command == "GET":
+            try:
+                body = filter_body(route, body)
+            except (ValueError, TypeError):
+                self._refuse(502, "engine answered with something that is not JSON")
+                return
+        log(level="info", message="forwarded", method=self.command, route=route, status=status,
+            duration_ms=round((time.perf_counter() - start) * 1000, 2))
+        self._send(status, body, content_type, passthrough)
+
+    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+        self._handle()
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        self._handle()
+
+    def _deny(self) -> None:
+        self._refuse(403, f"method {self.command} is not allowed")
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _deny  # noqa: N815
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128
+
+
+def main() -> None:
+    addr = os.environ.get("LISTEN_ADDR", "0.0.0.0")  # noqa: S104 - internal network only
+    port = int(os.environ.get("LISTEN_PORT", "2375"))
+    ProxyHandler.socket_path = os.environ.get("DOCKER_SOCKET", "/var/run/docker.sock")
+    ProxyHandler.upstream_timeout = float(os.environ.get("UPSTREAM_TIMEOUT", "5"))
+    server = Server((addr, port), ProxyHandler)
+    log(level="info", message="listening", addr=addr, port=port, socket=ProxyHandler.socket_path)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    main()
