@@ -379,7 +379,7 @@ def cmd_waivers(_: argparse.Namespace, waivers: Waivers) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--waivers", default=str(ROOT / "scan" / "waivers.yaml"))
+    parser.add_argument("--waivers", default=os.environ.get("SCAN_WAIVERS") or str(ROOT / "scan" / "waivers.yaml"))
     sub = parser.add_subparsers(dest="command", required=True)
     cfg = sub.add_parser("config", help="config scanners on Dockerfiles, Kubernetes manifests/charts, compose files")
     cfg.add_argument("--dockerfile", action="append", default=[])

@@ -1,0 +1,82 @@
+"""Helpers for the CI/CD suite: real Groovy, real make, real scanners; nothing here is mocked."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+JENKINS = ROOT / "jenkins"
+SEED = JENKINS / "seed" / "seed.groovy"
+JENKINSFILES = sorted((JENKINS / "pipelines").glob("*.Jenkinsfile"))
+JAVA_HOME = os.environ.get("JAVA_HOME") or "/usr/lib/jvm/java-17-openjdk-amd64"
+
+
+def groovy_env() -> dict[str, str]:
+    return {**os.environ, "JAVA_HOME": JAVA_HOME}
+
+
+@cache
+def seed_calls() -> dict[str, Any]:
+    """The call tree the seed script makes, from evaluating it with real Groovy (tests/cicd/dsl_probe.groovy)."""
+    proc = subprocess.run(
+        ["groovy", str(Path(__file__).with_name("dsl_probe.groovy")), str(SEED)],
+        capture_output=True,
+        text=True,
+        env=groovy_env(),
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def find(node: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    """All calls named `name` anywhere below `node`."""
+    out = [c for c in node["children"] if c["name"] == name]
+    for c in node["children"]:
+        out += find(c, name)
+    return out
+
+
+def seed_jobs() -> dict[str, dict[str, Any]]:
+    """Generated pipeline jobs by short name (folder stripped)."""
+    return {j["args"][0].split("/")[-1]: j for j in find(seed_calls(), "pipelineJob")}
+
+
+def make_database() -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """(prerequisites, recipe lines) of every real target, as GNU make itself sees them (`make -pq`)."""
+    proc = subprocess.run(
+        ["make", "-pq", "-C", str(ROOT), "--no-print-directory", "help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    prereqs: dict[str, list[str]] = {}
+    recipes: dict[str, list[str]] = {}
+    lines = proc.stdout.splitlines()
+    in_files = False
+    current = None
+    for i, line in enumerate(lines):
+        if line.startswith("# Files"):
+            in_files = True
+            continue
+        if not in_files:
+            continue
+        if line.startswith("\t") and current:
+            recipes[current].append(line[1:])
+            continue
+        m = re.match(r"^([A-Za-z0-9_./%-]+):(?!=)\s*(.*)$", line)
+        if m and not (i > 0 and lines[i - 1].startswith("# Not a target")):
+            current = m.group(1)
+            prereqs[current] = m.group(2).split("|")[0].split()
+            recipes.setdefault(current, [])
+        elif not line.strip():
+            current = None
+    return prereqs, recipes

@@ -1,0 +1,17 @@
+"""Fixtures for the CI/CD suite."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from cicd_helpers import JAVA_HOME
+
+
+@pytest.fixture(scope="session")
+def groovy() -> str:
+    exe = shutil.which("groovy")
+    if not exe or not Path(JAVA_HOME, "bin", "java").exists():
+        pytest.fail("groovy/JDK missing: install the Debian packages in tools/apt-packages.txt (groovy, JDK 17)")
+    return exe

@@ -1,0 +1,119 @@
+"""(2) The seed really generates the four pipelines, each pointing at an existing Jenkinsfile, and every `make`
+target a Jenkinsfile calls exists and is exercised by `make test` (or is listed below with the test that runs it)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from cicd_helpers import JENKINSFILES, ROOT, find, make_database, seed_calls, seed_jobs
+
+EXPECTED_JOBS = {"build-flask-api", "build-nginx-proxy", "runner-job", "deploy"}
+# Targets the Jenkinsfiles call that `make test` does not reach through prerequisites or recursive $(MAKE),
+# each with the test that exercises it.
+CI_EXERCISED = {
+    "push": "tests/cicd/test_scan_gates.py::test_push_* run it for real (refusal) and in PUSH_DRY_RUN mode",
+    "down": "tests/cicd/test_scan_gates.py::test_make_down_is_a_safe_cleanup runs it for real",
+}
+
+
+def sh_scripts(text: str) -> list[str]:
+    """Bodies of every sh step: sh '...', sh '''...''', sh "..."."""
+    return [m.group(2) for m in re.finditer(r"\bsh\s*\(?\s*('''|\"\"\"|'|\")(.*?)\1", text, re.S)]
+
+
+def make_targets(text: str) -> set[str]:
+    targets = set()
+    for script in sh_scripts(text):
+        for m in re.finditer(r"(?:^|[\s;&|(])make\s+([^\n;&|)]*)", script):
+            for tok in m.group(1).split():
+                if "=" in tok or tok.startswith("-") or "$" in tok or tok.startswith(("'", '"')):
+                    continue
+                targets.add(tok)
+    return targets
+
+
+def test_seed_generates_exactly_the_four_pipelines_in_a_folder() -> None:
+    calls = seed_calls()
+    folders = [f["args"][0] for f in find(calls, "folder")]
+    assert folders == ["container-inventory"]
+    jobs = find(calls, "pipelineJob")
+    assert {j["args"][0] for j in jobs} == {f"container-inventory/{n}" for n in EXPECTED_JOBS}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_JOBS))
+def test_job_reads_an_existing_jenkinsfile_from_scm(name: str) -> None:
+    job = seed_jobs()[name]
+    cps = find(job, "cpsScm")
+    assert len(cps) == 1, "the job must read its Jenkinsfile from SCM"
+    paths = [c["args"][0] for c in find(cps[0], "scriptPath")]
+    assert paths == [f"jenkins/pipelines/{name}.Jenkinsfile"]
+    assert (ROOT / paths[0]).is_file()
+    assert find(cps[0], "url"), "git remote url missing"
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_JOBS))
+def test_every_job_has_a_build_discarder(name: str) -> None:
+    rotator = find(seed_jobs()[name], "logRotator")
+    assert rotator and find(rotator[0], "numToKeep")
+
+
+def test_build_jobs_poll_scm_and_others_do_not() -> None:
+    for name, job in seed_jobs().items():
+        polls = [c["args"][0] for c in find(job, "scmpoll_spec")]
+        if name.startswith("build-"):
+            assert polls == ["H/5 * * * *"], name
+        else:
+            assert polls == [], name
+
+
+def test_deploy_parameters() -> None:
+    job = seed_jobs()["deploy"]
+    choices = {c["args"][0]: c["args"][1] for c in find(job, "choiceParam")}
+    assert choices == {"ENV": ["minikube", "dev", "prod"]}
+    assert [s["args"][0] for s in find(job, "stringParam")] == ["IMAGE_TAG"]
+
+
+def test_view_lists_every_job() -> None:
+    views = find(seed_calls(), "listView")
+    assert [v["args"][0] for v in views] == ["container-inventory/pipelines"]
+    assert set(find(views[0], "names")[0]["args"]) == EXPECTED_JOBS
+
+
+def test_downstream_jobs_exist() -> None:
+    for jf in JENKINSFILES:
+        for target in re.findall(r"\bbuild\s+job:\s*'([^']+)'", jf.read_text()):
+            assert target in seed_jobs(), f"{jf.name} triggers unknown job {target}"
+
+
+def test_build_jobs_trigger_runner_job() -> None:
+    for name in ("build-flask-api", "build-nginx-proxy"):
+        assert "build job: 'runner-job'" in (ROOT / f"jenkins/pipelines/{name}.Jenkinsfile").read_text()
+
+
+def test_make_target_extraction_sees_every_stage() -> None:
+    """Guard for the regexes below: the known calls of the build pipeline are all found."""
+    text = (ROOT / "jenkins/pipelines/build-flask-api.Jenkinsfile").read_text()
+    assert {"lint", "helm-lint", "unit", "images", "scan", "push", "down"} <= make_targets(text)
+
+
+@pytest.mark.parametrize("jf", JENKINSFILES, ids=lambda p: p.name)
+def test_every_make_target_exists_and_is_exercised(jf) -> None:
+    prereqs, recipes = make_database()
+    closure: set[str] = set()
+    todo = ["test"]
+    while todo:
+        t = todo.pop()
+        if t in closure:
+            continue
+        closure.add(t)
+        todo += prereqs.get(t, [])
+        # Recursive `$(MAKE) ... target` in a recipe counts as exercised too (e.g. scan-ci -> scan).
+        for line in recipes.get(t, []):
+            for m in re.finditer(r"\$\(MAKE\)((?:\s+[^\s;&|]+)+)", line):
+                todo += [tok for tok in m.group(1).split() if "=" not in tok and not tok.startswith(("-", "$"))]
+    used = make_targets(jf.read_text())
+    assert used, f"{jf.name} calls no make target"
+    for target in sorted(used):
+        assert target in prereqs, f"{jf.name}: `make {target}` does not exist"
+        assert target in closure or target in CI_EXERCISED, f"{jf.name}: `make {target}` is not run by make test"
