@@ -219,13 +219,32 @@ def alertmanager_config_for_test(workdir: Path, receiver_url: str) -> Path:
     )
     config = yaml.safe_load(text)
     config["global"]["pagerduty_url"] = f"{receiver_url}/pagerduty"
-    config["templates"] = [str(ALERTMANAGER_CONFIG.parent / t) for t in config.get("templates", [])]
+    config["templates"] = [
+        t.replace("/etc/alertmanager/config", str(ALERTMANAGER_CONFIG.parent)) for t in config["templates"]
+    ]
     # Deliver quickly in tests; the routing tree, receivers and inhibitions stay the real ones.
     for route in [config["route"], *config["route"].get("routes", [])]:
         route["group_wait"] = "1s"
         route["group_interval"] = "1s"
-    path = workdir / "alertmanager.yml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return write_yaml(workdir / "alertmanager.yml", config)
+
+
+def checkable_alertmanager_config(workdir: Path) -> Path:
+    """The real alertmanager.yml with the template glob pointing at the repository copy, so
+    ``amtool check-config`` also parses inventory.tmpl (it lives at an absolute path in a pod)."""
+    import yaml
+
+    config = yaml.safe_load(ALERTMANAGER_CONFIG.read_text())
+    config["templates"] = [
+        t.replace("/etc/alertmanager/config", str(ALERTMANAGER_CONFIG.parent)) for t in config["templates"]
+    ]
+    return write_yaml(workdir / "alertmanager.yml", config)
+
+
+def write_yaml(path: Path, doc: Any) -> Path:
+    import yaml
+
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path
 
 

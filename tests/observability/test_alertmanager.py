@@ -17,6 +17,7 @@ from .support import (
     Recorder,
     alertmanager_config_for_test,
     binary,
+    checkable_alertmanager_config,
     http_json,
     wait_until,
 )
@@ -24,10 +25,21 @@ from .support import (
 ROUTES = yaml.safe_load((ALERTMANAGER_CONFIG.parent / "tests" / "routes.yaml").read_text())["cases"]
 
 
-def test_amtool_check_config() -> None:
-    out = subprocess.run([binary("amtool"), "check-config", str(ALERTMANAGER_CONFIG)], capture_output=True, text=True)
-    assert out.returncode == 0, out.stdout + out.stderr
-    assert "SUCCESS" in out.stdout and "1 templates" in out.stdout
+def test_amtool_check_config(tmp_path: Path) -> None:
+    for config in (ALERTMANAGER_CONFIG, checkable_alertmanager_config(tmp_path)):
+        out = subprocess.run([binary("amtool"), "check-config", str(config)], capture_output=True, text=True)
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert "SUCCESS" in out.stdout and "1 templates" in out.stdout
+
+
+def test_amtool_check_config_parses_the_template(tmp_path: Path) -> None:
+    """The check is not a no-op: a broken template next to the config makes amtool fail."""
+    config = checkable_alertmanager_config(tmp_path)
+    text = config.read_text().replace(str(ALERTMANAGER_CONFIG.parent), str(tmp_path))
+    config.write_text(text)
+    (tmp_path / "broken.tmpl").write_text('{{ define "x" }}{{ .Foo }')
+    out = subprocess.run([binary("amtool"), "check-config", str(config)], capture_output=True, text=True)
+    assert out.returncode != 0 and "broken.tmpl" in out.stdout + out.stderr
 
 
 def test_config_holds_no_secret_urls() -> None:
