@@ -247,9 +247,20 @@ def cmd_config(args: argparse.Namespace, waivers: Waivers) -> int:
 
 
 # ---------------------------------------------------------------------------------------------------------- images
+def trivy_cache() -> Path:
+    return Path(os.environ.get("TRIVY_CACHE_DIR", Path.home() / ".cache" / "trivy"))
+
+
 def trivy_db_present() -> bool:
-    cache = Path(os.environ.get("TRIVY_CACHE_DIR", Path.home() / ".cache" / "trivy"))
-    return (cache / "db" / "trivy.db").is_file() and (cache / "db" / "metadata.json").is_file()
+    return (trivy_cache() / "db" / "trivy.db").is_file() and (trivy_cache() / "db" / "metadata.json").is_file()
+
+
+def java_db_flags() -> list[str]:
+    """Without the Java DB trivy cannot post-process JAR files at all; analyse everything else and say so."""
+    if (trivy_cache() / "java-db" / "trivy-java.db").is_file() or os.environ.get("SCAN_DB_DOWNLOAD") == "1":
+        return []
+    print("==> [NOTE] no Trivy Java DB: JAR files skipped (JARs shipped by Debian packages still appear as dpkg)")
+    return ["--skip-files", "**/*.jar"]
 
 
 def scan_vulns(report: Report, image: str, ignore: Path) -> None:
@@ -265,7 +276,7 @@ def scan_vulns(report: Report, image: str, ignore: Path) -> None:
     cmd += ["--exit-code", "1", "--ignorefile", str(ignore), "--format", "json", "--skip-java-db-update"]
     if os.environ.get("SCAN_DB_DOWNLOAD") != "1":
         cmd.append("--skip-db-update")
-    proc = run([*cmd, image])
+    proc = run([*cmd, *java_db_flags(), image])
     if proc.returncode == 0:
         report.add(Outcome(name, "ok", "no fixable HIGH/CRITICAL"))
         return
@@ -324,7 +335,7 @@ def write_sbom(report: Report, image: str) -> None:
     proc = run(
         [
             *(TRIVY, "image", "--quiet", "--format", "cyclonedx", "--output", str(sbom)),
-            *("--skip-db-update", "--skip-java-db-update", "--skip-check-update", image),
+            *("--skip-db-update", "--skip-java-db-update", "--skip-check-update", *java_db_flags(), image),
         ]
     )
     name = f"sbom {image}"
