@@ -345,16 +345,16 @@ def render_json(build: Any) -> str:
     return json.dumps(build(), indent=2, sort_keys=True) + "\n"
 
 
-def render_configmaps(namespace: str) -> str:
-    # JSON is valid YAML; one document per dashboard keeps the file diff-friendly and
-    # `kubectl apply -f` ready. The sidecar watches this label in every namespace.
+def render_configmaps() -> str:
+    # One document per dashboard; no namespace, so `kubectl apply -n <ns> -f` puts them anywhere
+    # (the sidecar watches the label in every namespace).
     docs = []
     for name in DASHBOARDS:
         body = (HERE / f"{name}.json").read_text()
         indented = "".join(f"    {line}\n" for line in body.splitlines())
         docs.append(
             "apiVersion: v1\nkind: ConfigMap\nmetadata:\n"
-            f"  name: grafana-dashboard-{name}\n  namespace: {namespace}\n"
+            f"  name: grafana-dashboard-{name}\n"
             '  labels:\n    grafana_dashboard: "1"\n    app.kubernetes.io/part-of: container-inventory\n'
             "  annotations:\n    grafana_folder: Container Inventory\n"
             f"data:\n  {name}.json: |\n{indented}"
@@ -366,13 +366,12 @@ def render_configmaps(namespace: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fail if the generated files are out of date")
-    parser.add_argument("--namespace", default="monitoring", help="namespace of the ConfigMaps (default monitoring)")
     args = parser.parse_args(argv)
     wanted = {HERE / f"{name}.json": render_json(build) for name, build in DASHBOARDS.items()}
     if not args.check:
         for path, text in wanted.items():
             path.write_text(text)
-    wanted[CONFIGMAPS] = render_configmaps(args.namespace)
+    wanted[CONFIGMAPS] = render_configmaps()
     stale = [p.name for p, text in wanted.items() if not p.exists() or p.read_text() != text]
     if args.check:
         if stale:
