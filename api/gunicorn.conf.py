@@ -8,7 +8,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from inventory.config import ConfigError, load_settings  # noqa: E402
+from inventory.config import ConfigError, load_settings
 
 # Validate configuration in the master, before any worker boots: one clear line, exit 2.
 try:
@@ -17,7 +17,7 @@ except ConfigError as exc:
     print(f"inventory: invalid configuration: {exc}", file=sys.stderr)
     sys.exit(2)
 
-bind = os.environ.get("BIND", "0.0.0.0:8000")  # noqa: S104 - inside the container, behind Nginx
+bind = os.environ.get("BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "8"))

@@ -132,11 +132,12 @@ class ProxyHandler(BaseHTTPRequestHandler):
     socket_path = "/var/run/docker.sock"
     upstream_timeout = 5.0
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # we log one JSON line per request ourselves
 
-    def _send(self, status: int, body: bytes, content_type: str = "application/json",
-              headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self, status: int, body: bytes, content_type: str = "application/json", headers: dict[str, str] | None = None
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -147,8 +148,14 @@ class ProxyHandler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _refuse(self, status: int, reason: str) -> None:
-        log(level="warning", message="refused", method=self.command, path=urlsplit(self.path).path,
-            status=status, reason=reason)
+        log(
+            level="warning",
+            message="refused",
+            method=self.command,
+            path=urlsplit(self.path).path,
+            status=status,
+            reason=reason,
+        )
         self._send(status, json.dumps({"message": f"socket-proxy: {reason}"}).encode())
 
     def _handle(self) -> None:
@@ -167,7 +174,9 @@ class ProxyHandler(BaseHTTPRequestHandler):
             body = resp.read()
             status = resp.status
             content_type = resp.getheader("Content-Type", "application/json")
-            passthrough = {k: v for k, v in resp.getheaders() if k.lower() in ("api-version", "docker-experimental", "ostype")}
+            passthrough = {
+                k: v for k, v in resp.getheaders() if k.lower() in ("api-version", "docker-experimental", "ostype")
+            }
         except (OSError, http.client.HTTPException) as exc:
             log(level="error", message="engine unreachable", error=exc.__class__.__name__)
             self._send(502, json.dumps({"message": "socket-proxy: engine unreachable"}).encode())
@@ -180,20 +189,26 @@ class ProxyHandler(BaseHTTPRequestHandler):
             except (ValueError, TypeError):
                 self._refuse(502, "engine answered with something that is not JSON")
                 return
-        log(level="info", message="forwarded", method=self.command, route=route, status=status,
-            duration_ms=round((time.perf_counter() - start) * 1000, 2))
+        log(
+            level="info",
+            message="forwarded",
+            method=self.command,
+            route=route,
+            status=status,
+            duration_ms=round((time.perf_counter() - start) * 1000, 2),
+        )
         self._send(status, body, content_type, passthrough)
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+    def do_GET(self) -> None:
         self._handle()
 
-    def do_HEAD(self) -> None:  # noqa: N802
+    def do_HEAD(self) -> None:
         self._handle()
 
     def _deny(self) -> None:
         self._refuse(403, f"method {self.command} is not allowed")
 
-    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _deny  # noqa: N815
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _deny
 
 
 class Server(ThreadingHTTPServer):

@@ -52,8 +52,13 @@ def _install_request_hooks(app: Flask) -> None:
         if route not in ("/healthz", "/readyz", "/metrics"):
             access_log.info(
                 "request",
-                extra={"method": request.method, "route": route, "path": request.path,
-                       "status": resp.status_code, "duration_ms": round(duration * 1000, 2)},
+                extra={
+                    "method": request.method,
+                    "route": route,
+                    "path": request.path,
+                    "status": resp.status_code,
+                    "duration_ms": round(duration * 1000, 2),
+                },
             )
         return resp
 

@@ -52,8 +52,12 @@ class TokenFile:
             return
         expected = self._current()
         if expected is None:
-            raise Problem(503, "auth-unavailable", "Authentication unavailable",
-                          "the API token file is missing or empty; refusing all requests")
+            raise Problem(
+                503,
+                "auth-unavailable",
+                "Authentication unavailable",
+                "the API token file is missing or empty; refusing all requests",
+            )
         scheme, _, presented = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not presented:
             raise Problem(401, "unauthorized", "Unauthorized", "a bearer token is required")

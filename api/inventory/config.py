@@ -7,8 +7,8 @@ startup with one clear line (see ``ConfigError``).
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 
 class ConfigError(ValueError):

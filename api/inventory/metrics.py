@@ -11,10 +11,18 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -34,9 +42,7 @@ HTTP_LATENCY = Histogram(
     ["route", "method", "status"],
     buckets=LATENCY_BUCKETS,
 )
-HTTP_IN_FLIGHT = Gauge(
-    "inventory_http_requests_in_flight", "HTTP requests being handled", multiprocess_mode="livesum"
-)
+HTTP_IN_FLIGHT = Gauge("inventory_http_requests_in_flight", "HTTP requests being handled", multiprocess_mode="livesum")
 BACKEND_CALLS = Counter(
     "inventory_backend_requests_total", "Calls to the container backend", ["backend", "operation", "outcome"]
 )
@@ -46,9 +52,7 @@ BACKEND_LATENCY = Histogram(
     ["backend", "operation"],
     buckets=LATENCY_BUCKETS,
 )
-CACHE_REQUESTS = Counter(
-    "inventory_cache_requests_total", "Inventory cache lookups", ["cache", "result"]
-)
+CACHE_REQUESTS = Counter("inventory_cache_requests_total", "Inventory cache lookups", ["cache", "result"])
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
@@ -60,7 +64,7 @@ def track_backend_call(backend: str, operation: str) -> Iterator[None]:
     outcome = "ok"
     try:
         yield
-    except Exception as exc:  # noqa: BLE001 - re-raised, only classified here
+    except Exception as exc:
         outcome = "not_found" if exc.__class__.__name__ == "NotFound" else "error"
         raise
     finally:
@@ -76,9 +80,7 @@ class InventoryCollector(Collector):
         self._build = build
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        info = GaugeMetricFamily(
-            "inventory_build_info", "Build information", labels=["version", "revision", "backend"]
-        )
+        info = GaugeMetricFamily("inventory_build_info", "Build information", labels=["version", "revision", "backend"])
         info.add_metric([self._build["version"], self._build["revision"], self._build["backend"]], 1)
         yield info
         snap = self._snapshot()

@@ -47,45 +47,92 @@ SCHEMAS: dict[str, Any] = {
         },
     },
     "Port": _obj({"private_port": {"type": "integer"}, "protocol": STR, "public_port": NINT, "ip": NSTR}),
-    "Container": _obj({
-        "id": STR, "short_id": STR, "name": STR, "names": {"type": "array", "items": STR},
-        "image": STR, "image_id": STR, "state": STR, "status": STR,
-        "created": NSTR, "started_at": NSTR,
-        "ports": {"type": "array", "items": _ref("Port")},
-        "health": {"type": "string", "enum": ["healthy", "unhealthy", "starting", "none"]},
-        "labels": {"type": "object", "additionalProperties": STR},
-        "namespace": NSTR, "pod": NSTR, "node": NSTR, "restart_count": NINT,
-    }),
+    "Container": _obj(
+        {
+            "id": STR,
+            "short_id": STR,
+            "name": STR,
+            "names": {"type": "array", "items": STR},
+            "image": STR,
+            "image_id": STR,
+            "state": STR,
+            "status": STR,
+            "created": NSTR,
+            "started_at": NSTR,
+            "ports": {"type": "array", "items": _ref("Port")},
+            "health": {"type": "string", "enum": ["healthy", "unhealthy", "starting", "none"]},
+            "labels": {"type": "object", "additionalProperties": STR},
+            "namespace": NSTR,
+            "pod": NSTR,
+            "node": NSTR,
+            "restart_count": NINT,
+        }
+    ),
     "Mount": _obj({"type": STR, "source": STR, "destination": STR, "read_only": BOOL, "docker_socket": BOOL}),
-    "Security": _obj({
-        "user": STR, "privileged": BOOL, "read_only_rootfs": BOOL,
-        "cap_add": {"type": "array", "items": STR}, "cap_drop": {"type": "array", "items": STR},
-        "no_new_privileges": BOOL, "host_network": BOOL, "host_pid": BOOL, "host_ipc": BOOL,
-        "mounts": {"type": "array", "items": _ref("Mount")},
-        "memory_limit_bytes": NINT, "cpu_limit": {"type": ["number", "null"]},
-        "healthcheck": BOOL, "image_pinned_by_digest": BOOL, "image_mutable_tag": BOOL,
-    }),
-    "Finding": _obj({"rule": {"type": "string", "enum": [r.id for r in RULES]}, "severity": SEVERITY,
-                     "title": STR, "fix": STR}),
+    "Security": _obj(
+        {
+            "user": STR,
+            "privileged": BOOL,
+            "read_only_rootfs": BOOL,
+            "cap_add": {"type": "array", "items": STR},
+            "cap_drop": {"type": "array", "items": STR},
+            "no_new_privileges": BOOL,
+            "host_network": BOOL,
+            "host_pid": BOOL,
+            "host_ipc": BOOL,
+            "mounts": {"type": "array", "items": _ref("Mount")},
+            "memory_limit_bytes": NINT,
+            "cpu_limit": {"type": ["number", "null"]},
+            "healthcheck": BOOL,
+            "image_pinned_by_digest": BOOL,
+            "image_mutable_tag": BOOL,
+        }
+    ),
+    "Finding": _obj(
+        {"rule": {"type": "string", "enum": [r.id for r in RULES]}, "severity": SEVERITY, "title": STR, "fix": STR}
+    ),
     "Rule": _obj({"id": STR, "severity": SEVERITY, "title": STR, "fix": STR}),
     "Totals": TOTALS,
-    "ContainerList": _obj({
-        "items": {"type": "array", "items": _ref("Container")},
-        "count": {"type": "integer", "minimum": 0}, "total": {"type": "integer", "minimum": 0},
-        "next_cursor": NSTR, "backend": STR, "client_ip": NSTR,
-    }),
-    "ContainerDetail": _obj({
-        "container": {"type": "object", "required": ["id", "name", "image", "state"]},
-        "security": _ref("Security"), "findings": {"type": "array", "items": _ref("Finding")},
-        "totals": _ref("Totals"), "client_ip": NSTR,
-    }),
-    "Posture": _obj({
-        "containers": {"type": "array", "items": _obj({
-            "id": STR, "short_id": STR, "name": STR, "image": STR, "state": STR,
-            "findings": {"type": "array", "items": _ref("Finding")}, "totals": _ref("Totals"),
-        })},
-        "totals": _ref("Totals"), "rules": {"type": "array", "items": _ref("Rule")}, "client_ip": NSTR,
-    }),
+    "ContainerList": _obj(
+        {
+            "items": {"type": "array", "items": _ref("Container")},
+            "count": {"type": "integer", "minimum": 0},
+            "total": {"type": "integer", "minimum": 0},
+            "next_cursor": NSTR,
+            "backend": STR,
+            "client_ip": NSTR,
+        }
+    ),
+    "ContainerDetail": _obj(
+        {
+            "container": {"type": "object", "required": ["id", "name", "image", "state"]},
+            "security": _ref("Security"),
+            "findings": {"type": "array", "items": _ref("Finding")},
+            "totals": _ref("Totals"),
+            "client_ip": NSTR,
+        }
+    ),
+    "Posture": _obj(
+        {
+            "containers": {
+                "type": "array",
+                "items": _obj(
+                    {
+                        "id": STR,
+                        "short_id": STR,
+                        "name": STR,
+                        "image": STR,
+                        "state": STR,
+                        "findings": {"type": "array", "items": _ref("Finding")},
+                        "totals": _ref("Totals"),
+                    }
+                ),
+            },
+            "totals": _ref("Totals"),
+            "rules": {"type": "array", "items": _ref("Rule")},
+            "client_ip": NSTR,
+        }
+    ),
     "Version": _obj({"version": STR, "git_sha": STR, "build_time": STR, "backend": STR, "python": STR}),
     "Health": _obj({"status": {"const": "ok"}}),
     "Ready": _obj({"status": {"const": "ready"}, "backend": {"type": "object"}}),
@@ -120,54 +167,85 @@ def spec(version: str) -> dict[str, Any]:
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
         "paths": {
-            "/api/containers": {"get": {
-                "operationId": "listContainers",
-                "security": [{}, {"bearer": []}],
-                "parameters": [
-                    ALL,
-                    _q("name", {"type": "string", "minLength": 1, "maxLength": 256}, "Substring of a container name"),
-                    _q("image", {"type": "string", "minLength": 1, "maxLength": 256}, "Substring of the image reference"),
-                    _q("label", {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 512}},
-                       "key or key=value; repeatable (all must match)", explode=True),
-                    _q("state", {"type": "string", "enum": list(STATES)}, "Only containers in this state"),
-                    _q("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "Page size"),
-                    _q("cursor", {"type": "string"}, "next_cursor of the previous page"),
-                ],
-                "responses": {
-                    "200": _json("ContainerList", "One page of containers, sorted by id"),
-                    "400": _problem("A query parameter is invalid; `parameter` names it"),
-                    **_AUTH_ERRORS,
-                },
-            }},
-            "/api/containers/{ref}": {"get": {
-                "operationId": "getContainer",
-                "security": [{}, {"bearer": []}],
-                "parameters": [{"name": "ref", "in": "path", "required": True, "schema": {"type": "string"},
-                                "description": "Full id, unique id prefix (3+ chars) or name"}],
-                "responses": {
-                    "200": _json("ContainerDetail", "Container with its security settings and findings"),
-                    "404": _problem("No container matches"),
-                    "409": _problem("The id prefix matches several containers"),
-                    **_AUTH_ERRORS,
-                },
-            }},
-            "/api/posture": {"get": {
-                "operationId": "getPosture",
-                "security": [{}, {"bearer": []}],
-                "parameters": [ALL],
-                "responses": {
-                    "200": _json("Posture", "Findings per container and totals by severity"),
-                    "400": _problem("A query parameter is invalid"),
-                    **_AUTH_ERRORS,
-                },
-            }},
-            "/api/version": {"get": {
-                "operationId": "getVersion",
-                "security": [{}, {"bearer": []}],
-                "responses": {"200": _json("Version", "Build information"), **_AUTH_ERRORS},
-            }},
+            "/api/containers": {
+                "get": {
+                    "operationId": "listContainers",
+                    "security": [{}, {"bearer": []}],
+                    "parameters": [
+                        ALL,
+                        _q(
+                            "name",
+                            {"type": "string", "minLength": 1, "maxLength": 256},
+                            "Substring of a container name",
+                        ),
+                        _q(
+                            "image",
+                            {"type": "string", "minLength": 1, "maxLength": 256},
+                            "Substring of the image reference",
+                        ),
+                        _q(
+                            "label",
+                            {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 512}},
+                            "key or key=value; repeatable (all must match)",
+                            explode=True,
+                        ),
+                        _q("state", {"type": "string", "enum": list(STATES)}, "Only containers in this state"),
+                        _q("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "Page size"),
+                        _q("cursor", {"type": "string"}, "next_cursor of the previous page"),
+                    ],
+                    "responses": {
+                        "200": _json("ContainerList", "One page of containers, sorted by id"),
+                        "400": _problem("A query parameter is invalid; `parameter` names it"),
+                        **_AUTH_ERRORS,
+                    },
+                }
+            },
+            "/api/containers/{ref}": {
+                "get": {
+                    "operationId": "getContainer",
+                    "security": [{}, {"bearer": []}],
+                    "parameters": [
+                        {
+                            "name": "ref",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                            "description": "Full id, unique id prefix (3+ chars) or name",
+                        }
+                    ],
+                    "responses": {
+                        "200": _json("ContainerDetail", "Container with its security settings and findings"),
+                        "404": _problem("No container matches"),
+                        "409": _problem("The id prefix matches several containers"),
+                        **_AUTH_ERRORS,
+                    },
+                }
+            },
+            "/api/posture": {
+                "get": {
+                    "operationId": "getPosture",
+                    "security": [{}, {"bearer": []}],
+                    "parameters": [ALL],
+                    "responses": {
+                        "200": _json("Posture", "Findings per container and totals by severity"),
+                        "400": _problem("A query parameter is invalid"),
+                        **_AUTH_ERRORS,
+                    },
+                }
+            },
+            "/api/version": {
+                "get": {
+                    "operationId": "getVersion",
+                    "security": [{}, {"bearer": []}],
+                    "responses": {"200": _json("Version", "Build information"), **_AUTH_ERRORS},
+                }
+            },
             "/healthz": {"get": {"operationId": "healthz", "responses": {"200": _json("Health", "Process alive")}}},
-            "/readyz": {"get": {"operationId": "readyz", "responses": {
-                "200": _json("Ready", "Backend answers"), "503": _problem("Backend unreachable")}}},
+            "/readyz": {
+                "get": {
+                    "operationId": "readyz",
+                    "responses": {"200": _json("Ready", "Backend answers"), "503": _problem("Backend unreachable")},
+                }
+            },
         },
     }

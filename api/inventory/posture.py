@@ -7,8 +7,8 @@ tests that pin those places tell you what else to update.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from .backends.base import Security
 
@@ -33,39 +33,83 @@ def _is_root(sec: Security) -> bool:
 
 
 RULES: tuple[Rule, ...] = (
-    Rule("privileged", "CRITICAL", "Container runs privileged",
-         "Remove --privileged / securityContext.privileged; add only the capabilities it needs.",
-         lambda s: s.privileged),
-    Rule("docker-socket-mounted", "CRITICAL", "Container engine socket is mounted",
-         "Do not mount the engine socket; put a read-only socket proxy in between.",
-         lambda s: any(m.docker_socket for m in s.mounts)),
-    Rule("run-as-root", "HIGH", "Container runs as root",
-         "Run as a numeric non-root user (USER 10001 / runAsNonRoot: true).",
-         _is_root),
-    Rule("host-network", "HIGH", "Container shares the host network namespace",
-         "Drop --network host / hostNetwork: true.",
-         lambda s: s.host_network),
-    Rule("host-pid", "HIGH", "Container shares the host PID namespace",
-         "Drop --pid host / hostPID: true.",
-         lambda s: s.host_pid),
-    Rule("added-capabilities", "HIGH", "Container adds Linux capabilities",
-         "Drop ALL capabilities and add none (cap_drop: [ALL]).",
-         lambda s: bool(s.cap_add)),
-    Rule("writable-rootfs", "MEDIUM", "Root filesystem is writable",
-         "Use --read-only / readOnlyRootFilesystem: true with tmpfs for writable paths.",
-         lambda s: not s.read_only_rootfs),
-    Rule("no-memory-limit", "MEDIUM", "No memory limit",
-         "Set a memory limit (--memory / resources.limits.memory).",
-         lambda s: not s.memory_limit_bytes),
-    Rule("privilege-escalation", "MEDIUM", "Privilege escalation is not blocked",
-         "Set no-new-privileges (security_opt) / allowPrivilegeEscalation: false.",
-         lambda s: not s.no_new_privileges),
-    Rule("no-healthcheck", "LOW", "No healthcheck",
-         "Add a HEALTHCHECK / liveness and readiness probes.",
-         lambda s: not s.healthcheck),
-    Rule("mutable-image-tag", "LOW", "Image referenced by a mutable tag",
-         "Reference the image by digest or an immutable version tag, never :latest.",
-         lambda s: s.image_mutable_tag),
+    Rule(
+        "privileged",
+        "CRITICAL",
+        "Container runs privileged",
+        "Remove --privileged / securityContext.privileged; add only the capabilities it needs.",
+        lambda s: s.privileged,
+    ),
+    Rule(
+        "docker-socket-mounted",
+        "CRITICAL",
+        "Container engine socket is mounted",
+        "Do not mount the engine socket; put a read-only socket proxy in between.",
+        lambda s: any(m.docker_socket for m in s.mounts),
+    ),
+    Rule(
+        "run-as-root",
+        "HIGH",
+        "Container runs as root",
+        "Run as a numeric non-root user (USER 10001 / runAsNonRoot: true).",
+        _is_root,
+    ),
+    Rule(
+        "host-network",
+        "HIGH",
+        "Container shares the host network namespace",
+        "Drop --network host / hostNetwork: true.",
+        lambda s: s.host_network,
+    ),
+    Rule(
+        "host-pid",
+        "HIGH",
+        "Container shares the host PID namespace",
+        "Drop --pid host / hostPID: true.",
+        lambda s: s.host_pid,
+    ),
+    Rule(
+        "added-capabilities",
+        "HIGH",
+        "Container adds Linux capabilities",
+        "Drop ALL capabilities and add none (cap_drop: [ALL]).",
+        lambda s: bool(s.cap_add),
+    ),
+    Rule(
+        "writable-rootfs",
+        "MEDIUM",
+        "Root filesystem is writable",
+        "Use --read-only / readOnlyRootFilesystem: true with tmpfs for writable paths.",
+        lambda s: not s.read_only_rootfs,
+    ),
+    Rule(
+        "no-memory-limit",
+        "MEDIUM",
+        "No memory limit",
+        "Set a memory limit (--memory / resources.limits.memory).",
+        lambda s: not s.memory_limit_bytes,
+    ),
+    Rule(
+        "privilege-escalation",
+        "MEDIUM",
+        "Privilege escalation is not blocked",
+        "Set no-new-privileges (security_opt) / allowPrivilegeEscalation: false.",
+        lambda s: not s.no_new_privileges,
+    ),
+    Rule(
+        "no-healthcheck",
+        "LOW",
+        "No healthcheck",
+        "Add a HEALTHCHECK / liveness and readiness probes.",
+        lambda s: not s.healthcheck,
+    ),
+    Rule(
+        "mutable-image-tag",
+        "LOW",
+        "Image referenced by a mutable tag",
+        "Reference the image by digest or an immutable version tag, never :latest.",
+        lambda s: s.image_mutable_tag,
+    ),
 )
 
 RULES_BY_ID = {rule.id: rule for rule in RULES}

@@ -11,7 +11,18 @@ from werkzeug.datastructures import MultiDict
 from .backends.base import Container
 from .problems import bad_parameter
 
-STATES = ("created", "restarting", "running", "removing", "paused", "exited", "dead", "waiting", "terminated", "unknown")
+STATES = (
+    "created",
+    "restarting",
+    "running",
+    "removing",
+    "paused",
+    "exited",
+    "dead",
+    "waiting",
+    "terminated",
+    "unknown",
+)
 LIST_PARAMS = {"all", "name", "image", "label", "state", "limit", "cursor"}
 TRUE, FALSE = ("true", "1", "yes"), ("false", "0", "no")
 
@@ -52,10 +63,12 @@ class ListQuery:
     after: str | None = None
 
     @classmethod
-    def parse(cls, args: MultiDict, default_limit: int, max_limit: int) -> "ListQuery":
+    def parse(cls, args: MultiDict, default_limit: int, max_limit: int) -> ListQuery:
         unknown = sorted(set(args) - LIST_PARAMS)
         if unknown:
-            raise bad_parameter(unknown[0], f"unknown query parameter {unknown[0]!r}; allowed: {', '.join(sorted(LIST_PARAMS))}")
+            raise bad_parameter(
+                unknown[0], f"unknown query parameter {unknown[0]!r}; allowed: {', '.join(sorted(LIST_PARAMS))}"
+            )
         for single in LIST_PARAMS - {"label"}:
             if len(args.getlist(single)) > 1:
                 raise bad_parameter(single, f"{single} may be given only once")

@@ -25,6 +25,7 @@ class InventoryService:
 
     def containers(self, include_stopped: bool) -> list[Container]:
         """All containers, sorted by id so cursors are stable; one backend call per cache window."""
+
         def load() -> list[Container]:
             return sorted(self.backend.list_containers(include_stopped), key=lambda c: c.id)
 
@@ -57,10 +58,17 @@ class InventoryService:
                 continue  # removed between list and inspect
             findings = posture.evaluate(detail.security)
             all_findings.extend(findings)
-            reports.append({
-                "id": c.id, "short_id": c.short_id, "name": c.name, "image": c.image,
-                "state": c.state, "findings": findings, "totals": posture.totals(findings),
-            })
+            reports.append(
+                {
+                    "id": c.id,
+                    "short_id": c.short_id,
+                    "name": c.name,
+                    "image": c.image,
+                    "state": c.state,
+                    "findings": findings,
+                    "totals": posture.totals(findings),
+                }
+            )
         return {
             "containers": reports,
             "totals": posture.totals(all_findings),

@@ -27,10 +27,12 @@ def configure_tracing(app: Flask, service_version: str) -> bool:
     if os.environ.get("OTEL_SDK_DISABLED", "").lower() == "true":
         return False
     if not isinstance(trace.get_tracer_provider(), TracerProvider):
-        resource = Resource.create({
-            "service.name": os.environ.get("OTEL_SERVICE_NAME", "flask-api"),
-            "service.version": service_version,
-        })
+        resource = Resource.create(
+            {
+                "service.name": os.environ.get("OTEL_SERVICE_NAME", "flask-api"),
+                "service.version": service_version,
+            }
+        )
         # Sampler comes from OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG (default parentbased_always_on).
         provider = TracerProvider(resource=resource)
         if endpoint:

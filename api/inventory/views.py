@@ -72,8 +72,13 @@ def get_container(ref: str) -> Response:
     except NotFound:
         raise Problem(404, "container-not-found", "Container not found", f"no container matches {ref!r}") from None
     except AmbiguousReference as exc:
-        raise Problem(409, "ambiguous-reference", "Ambiguous container reference",
-                      f"{ref!r} matches several containers; use a longer prefix", matches=exc.matches) from None
+        raise Problem(
+            409,
+            "ambiguous-reference",
+            "Ambiguous container reference",
+            f"{ref!r} matches several containers; use a longer prefix",
+            matches=exc.matches,
+        ) from None
     except BackendUnavailable as exc:
         raise _unavailable(exc) from None
     findings = evaluate(detail.security)
@@ -93,8 +98,13 @@ def get_container(ref: str) -> Response:
 def get_posture() -> Response:
     unknown = sorted(set(request.args) - {"all"})
     if unknown:
-        raise Problem(400, "invalid-parameter", "Invalid query parameter",
-                      f"unknown query parameter {unknown[0]!r}; allowed: all", parameter=unknown[0])
+        raise Problem(
+            400,
+            "invalid-parameter",
+            "Invalid query parameter",
+            f"unknown query parameter {unknown[0]!r}; allowed: all",
+            parameter=unknown[0],
+        )
     include_stopped = parse_bool("all", request.args.get("all"))
     try:
         report = _service().posture(include_stopped)
@@ -107,10 +117,15 @@ def get_posture() -> Response:
 @api.get("/version")
 def version() -> Response:
     s = _service().settings
-    return jsonify({
-        "version": s.version, "git_sha": s.git_sha, "build_time": s.build_time,
-        "backend": _service().backend.name, "python": platform.python_version(),
-    })
+    return jsonify(
+        {
+            "version": s.version,
+            "git_sha": s.git_sha,
+            "build_time": s.build_time,
+            "backend": _service().backend.name,
+            "python": platform.python_version(),
+        }
+    )
 
 
 @health.get("/healthz")
@@ -137,4 +152,4 @@ def openapi() -> Response:
     return jsonify(spec(_service().settings.version))
 
 
-__all__ = ["api", "health", "PROBLEM_JSON"]
+__all__ = ["PROBLEM_JSON", "api", "health"]

@@ -12,6 +12,6 @@ except ConfigError as exc:
     print(f"inventory: invalid configuration: {exc}", file=sys.stderr)
     sys.exit(2)
 
-from .app import create_app  # noqa: E402
+from .app import create_app
 
 app = create_app(_settings)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from ..config import Settings
-from .base import Backend, BackendUnavailable, NotFound, AmbiguousReference
+from .base import AmbiguousReference, Backend, BackendUnavailable, NotFound
 
-__all__ = ["Backend", "BackendUnavailable", "NotFound", "AmbiguousReference", "make_backend"]
+__all__ = ["AmbiguousReference", "Backend", "BackendUnavailable", "NotFound", "make_backend"]
 
 
 def make_backend(settings: Settings) -> Backend:

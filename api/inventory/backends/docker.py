@@ -10,11 +10,12 @@ command lines from inspect responses before they reach us.
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import docker
-from docker.errors import APIError, DockerException, NotFound as DockerNotFound
+from docker.errors import APIError, DockerException
+from docker.errors import NotFound as DockerNotFound
 from requests.exceptions import RequestException
 
 from ..config import Settings
@@ -37,7 +38,7 @@ _ERRORS = (DockerException, RequestException, OSError)
 def _iso_from_epoch(value: Any) -> str | None:
     if not isinstance(value, (int, float)) or value <= 0:
         return None
-    return datetime.fromtimestamp(value, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.fromtimestamp(value, tz=UTC).isoformat().replace("+00:00", "Z")
 
 
 def _iso(value: Any) -> str | None:
@@ -126,7 +127,9 @@ def detail_from_inspect(raw: dict[str, Any]) -> ContainerDetail:
         read_only_rootfs=bool(host.get("ReadonlyRootfs")),
         cap_add=sorted(host.get("CapAdd") or []),
         cap_drop=sorted(host.get("CapDrop") or []),
-        no_new_privileges=any(opt.startswith("no-new-privileges") and not opt.endswith("false") for opt in security_opt),
+        no_new_privileges=any(
+            opt.startswith("no-new-privileges") and not opt.endswith("false") for opt in security_opt
+        ),
         host_network=host.get("NetworkMode") == "host",
         host_pid=host.get("PidMode") == "host",
         host_ipc=host.get("IpcMode") == "host",

@@ -1,0 +1,130 @@
+"""Outage and shutdown behaviour on the real engine: 503 fast, self-healing, graceful SIGTERM."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import docker
+import pytest
+import requests
+
+from tests.support.stack import Stack, free_port, image_tag
+
+PROBLEM = "application/problem+json"
+
+
+def test_engine_proxy_outage_gives_fast_503_and_recovers(stack: Stack) -> None:
+    proxy = stack.container("socket-proxy")
+    proxy.stop(timeout=2)
+    try:
+        time.sleep(2.5)  # let the API's 2 s list cache and Nginx's 1 s micro-cache expire
+        start = time.monotonic()
+        resp = stack.get("/api/containers", params={"all": "true"}, timeout=5)
+        elapsed = time.monotonic() - start
+        assert resp.status_code == 503 and resp.headers["Content-Type"].startswith(PROBLEM)
+        assert resp.json()["type"].endswith("/backend-unavailable") and "Traceback" not in resp.text
+        assert elapsed < 2.0, f"503 took {elapsed:.2f}s"
+        assert stack.get("/healthz").status_code == 200
+        deadline = time.monotonic() + 10
+        while stack.get("/readyz").status_code != 503:
+            assert time.monotonic() < deadline, "/readyz never turned 503"
+            time.sleep(0.3)
+        assert stack.get("/readyz").headers["Content-Type"].startswith(PROBLEM)
+    finally:
+        proxy.start()
+    deadline = time.monotonic() + 30
+    while True:
+        if stack.get("/api/containers").status_code == 200 and stack.get("/readyz").status_code == 200:
+            break
+        assert time.monotonic() < deadline, "API did not recover after the proxy came back"
+        time.sleep(0.5)
+    stack.wait_healthy(60)
+
+
+SLOW_ENGINE = r"""
+import json, time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+class H(BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path.endswith("/containers/json?all=1") or "/containers/json" in self.path:
+            time.sleep(2.0)
+            body = b"[]"
+        elif self.path.endswith("/version"):
+            body = json.dumps({"Version": "slow", "ApiVersion": "1.41", "MinAPIVersion": "1.12"}).encode()
+        else:
+            body = b"OK"
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+ThreadingHTTPServer(("0.0.0.0", 2375), H).serve_forever()
+"""
+
+
+@pytest.fixture()
+def slow_engine_api(client: docker.DockerClient):
+    """flask-api (real image, hardened) whose engine takes 2 s per listing: requests stay in flight."""
+    suffix = uuid.uuid4().hex[:8]
+    net = client.networks.create(f"invtest-sigterm-{suffix}")
+    image = f"flask-api:{image_tag()}"
+    hardening = {
+        "cap_drop": ["ALL"],
+        "read_only": True,
+        "security_opt": ["no-new-privileges:true"],
+        "tmpfs": {"/tmp": "size=64m,mode=1777"},
+    }
+    engine = client.containers.run(
+        image, ["python3", "-c", SLOW_ENGINE], name=f"slow-engine-{suffix}", network=net.name, detach=True, **hardening
+    )
+    port = free_port()
+    api = client.containers.run(
+        image,
+        name=f"invtest-api-{suffix}",
+        network=net.name,
+        detach=True,
+        environment={"DOCKER_HOST": f"tcp://slow-engine-{suffix}:2375", "CACHE_TTL": "0", "GRACEFUL_TIMEOUT": "20"},
+        ports={"8000/tcp": ("127.0.0.1", port)},
+        **hardening,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if requests.get(url + "/healthz", timeout=1).status_code == 200:
+                break
+        except requests.RequestException:
+            pass
+        assert time.monotonic() < deadline, api.logs().decode()
+        time.sleep(0.2)
+    yield api, url
+    for c in (api, engine):
+        c.remove(force=True)
+    net.remove()
+
+
+def test_sigterm_completes_in_flight_requests(slow_engine_api) -> None:
+    api, url = slow_engine_api
+    n = 12
+    started = threading.Barrier(n + 1)
+
+    def call(i: int) -> int:
+        started.wait()
+        return requests.get(url + "/api/containers", params={"all": "true", "name": f"c{i}"}, timeout=30).status_code
+
+    with ThreadPoolExecutor(n) as pool:
+        futures = [pool.submit(call, i) for i in range(n)]
+        started.wait()
+        time.sleep(0.8)  # all requests are now waiting on the 2 s engine call
+        api.kill(signal="SIGTERM")
+        statuses = [f.result() for f in futures]
+    assert statuses == [200] * n, statuses
+    result = api.wait(timeout=30)
+    assert result["StatusCode"] == 0, api.logs().decode()[-2000:]
+    logs = api.logs().decode()
+    assert "Handling signal: term" in logs or "Shutting down" in logs
