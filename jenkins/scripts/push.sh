@@ -57,4 +57,4 @@ for img in $IMAGES; do
       > "$reports/$img.repo-digests.txt"
   fi
 done
-echo "==> pushed: $IMAGES ($IMAGE_TAG, $GIT_SHA) to $target"
+echo "==> $([ "${PUSH_DRY_RUN:-0}" = 1 ] && echo "dry run, nothing pushed" || echo pushed): $IMAGES ($IMAGE_TAG, $GIT_SHA) to $target"
