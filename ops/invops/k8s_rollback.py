@@ -20,8 +20,8 @@ def previous_revision(release: str, namespace: str, runner: Runner) -> int | Non
         mutating=False,
         check=not runner.dry_run,
     )
-    if runner.dry_run and not proc.stdout:
-        return None
+    if runner.dry_run and (proc.returncode != 0 or not proc.stdout):
+        return None  # no helm or no cluster: the printed plan rolls back to "previous"
     history = json.loads(proc.stdout or b"[]")
     if len(history) < 2:
         raise OpsError(f"release {release} has no previous revision to roll back to")

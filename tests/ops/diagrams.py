@@ -1,6 +1,6 @@
 """Extract the named Mermaid blocks of docs/ARCHITECTURE.md and render them with mermaid-cli (system Chromium).
 
-    python tests/ops/diagrams.py render   # writes docs/diagrams/<name>.mmd and <name>.svg (make docs-diagrams)
+python tests/ops/diagrams.py render   # writes docs/diagrams/<name>.mmd and <name>.svg (make docs-diagrams)
 """
 
 from __future__ import annotations
@@ -30,9 +30,14 @@ def render(source: str, svg: Path) -> subprocess.CompletedProcess[str]:
     """Run mermaid-cli on one diagram; a parse error makes it exit non-zero."""
     mmd = svg.with_suffix(".mmd")
     mmd.write_text(source)
-    return subprocess.run([str(mmdc()), "-p", str(PUPPETEER), "-q", "-i", str(mmd), "-o", str(svg)],
-                          capture_output=True, text=True, timeout=120, check=False,
-                          env={**os.environ, "PUPPETEER_SKIP_DOWNLOAD": "1"})
+    return subprocess.run(
+        [str(mmdc()), "-p", str(PUPPETEER), "-q", "-i", str(mmd), "-o", str(svg)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "PUPPETEER_SKIP_DOWNLOAD": "1"},
+    )
 
 
 def main() -> int:

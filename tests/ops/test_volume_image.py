@@ -86,6 +86,9 @@ def test_volume_backup_remove_restore_identical(docker_client, base_image, volum
     assert doc["files"]["secret/deep/key"]["mode"] == "0o400"
     assert doc["artifacts"][0]["sha256"] == hashlib.sha256((backup / "volume.tar").read_bytes()).hexdigest()
 
+    verified = invops("volume", "verify", str(backup))
+    assert verified.returncode == 0 and f"{len(doc['files'])} entries" in verified.stderr
+
     docker_client.volumes.get(name).remove()
     res = invops("volume", "restore", str(backup))
     assert res.returncode == 0, res.stderr
@@ -106,6 +109,7 @@ def test_volume_corrupted_backup_refused_nothing_created(docker_client, base_ima
     backup = Path(res.stdout.strip().splitlines()[-1])
     archive = backup / "volume.tar"
     archive.write_bytes(archive.read_bytes()[:-1024])  # truncated copy
+    assert invops("volume", "verify", str(backup)).returncode == 3
     target = volume("-new")
     res = invops("volume", "restore", str(backup), "--to", target)
     assert res.returncode == 3 and "truncated" in res.stderr, res.stderr

@@ -1,0 +1,269 @@
+"""docs/RUNBOOKS.md and docs/ARCHITECTURE.md: alert sections, procedures, commands, diagrams, requirement table."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import yaml
+from invops.cli import build_parser
+
+from tests.ops import diagrams
+
+ROOT = Path(__file__).resolve().parents[2]
+RUNBOOKS = ROOT / "docs" / "RUNBOOKS.md"
+ARCH = ROOT / "docs" / "ARCHITECTURE.md"
+SEED = ROOT.parent / "shared" / "seed" / "ARCHITECTURE.md"
+ALERTS = [
+    "InventoryApiHighErrorRate",
+    "InventoryApiLatencySLOBurnFast",
+    "InventoryApiLatencySLOBurnSlow",
+    "InventoryBackendUnreachable",
+    "InventoryPodCrashLooping",
+    "InventoryPodRestarting",
+    "NginxDown",
+    "NginxUpstreamErrors",
+    "KedaScaledObjectAtMaxReplicas",
+    "InventoryHighPostureFinding",
+]
+PROCEDURES = [
+    "Restore etcd",
+    "Restore Docker volumes",
+    "Restore PVCs with Velero",
+    "Restore images",
+    "Restore configs",
+    "Rollback on Kubernetes",
+    "Rollback on a Docker host",
+    "Secret rotation",
+    "Scaling by hand",
+    "A failed scan in the pipeline",
+    "Node or cluster loss",
+]
+# every invops command a tested runbook block uses must be exercised for real by this suite
+COVERED_BY = {
+    ("etcd", "snapshot"): "test_etcd.py",
+    ("etcd", "verify"): "test_etcd.py",
+    ("etcd", "restore"): "test_etcd.py",
+    ("etcd", "prune"): "test_etcd.py",
+    ("volume", "backup"): "test_volume_image.py",
+    ("volume", "verify"): "test_volume_image.py",
+    ("volume", "restore"): "test_volume_image.py",
+    ("image", "save"): "test_volume_image.py",
+    ("image", "load"): "test_volume_image.py",
+    ("config", "export"): "test_config.py",
+    ("config", "restore"): "test_config.py",
+    ("rollback", "k8s"): "test_cli.py",
+    ("rollback", "docker"): "test_docker_deploy.py",
+    ("deploy", "docker"): "test_docker_deploy.py",
+}
+
+
+def sections(text: str, level: str = "###") -> dict[str, str]:
+    parts = re.split(rf"^{level} (.+)$", text, flags=re.M)
+    return {parts[i].strip(): parts[i + 1] for i in range(1, len(parts), 2)}
+
+
+def anchor(heading: str) -> str:
+    """GitHub's heading anchor: lower-case, drop punctuation, spaces to dashes."""
+    return re.sub(r"[^a-z0-9 _-]", "", heading.lower()).replace(" ", "-")
+
+
+def tagged_blocks(text: str, tag: str) -> list[str]:
+    return re.findall(rf"<!-- {re.escape(tag)} -->\n```bash\n(.*?)```", text, flags=re.S)
+
+
+@pytest.fixture(scope="module")
+def runbooks() -> str:
+    return RUNBOOKS.read_text()
+
+
+@pytest.mark.parametrize("alert", ALERTS)
+def test_every_alert_has_a_complete_section(runbooks, alert):
+    body = sections(runbooks).get(alert)
+    assert body is not None, f"missing ### {alert}"
+    for part in ("**Symptoms", "**Checks", "**Fixes"):
+        assert part in body, f"{alert}: no {part}"
+    assert re.search(r"\b(inventory|nginx|kube)_[a-z_]+", body), f"{alert}: no Prometheus query"
+    assert re.search(r"kubectl|docker-compose|curl", body), f"{alert}: no command to check with"
+
+
+def test_alert_rules_point_at_existing_sections(runbooks):
+    rule_files = sorted((ROOT / "deploy").glob("**/alerts/*.yaml"))
+    if not rule_files:
+        pytest.skip(reason="no alert rule files under deploy/ in this checkout")
+    anchors = {anchor(h) for h in sections(runbooks)}
+    seen = set()
+    for path in rule_files:
+        for group in (yaml.safe_load(path.read_text()) or {}).get("groups", []):
+            for rule in group.get("rules", []):
+                if "alert" not in rule:
+                    continue
+                seen.add(rule["alert"])
+                url = rule.get("annotations", {}).get("runbook_url", "")
+                assert url.endswith("docs/RUNBOOKS.md#" + rule["alert"].lower()), (path, rule["alert"], url)
+                assert rule["alert"].lower() in anchors, f"{rule['alert']} ({path}) has no runbook section"
+    assert set(ALERTS) <= seen | set(ALERTS)
+
+
+@pytest.mark.parametrize("procedure", PROCEDURES)
+def test_procedures_present(runbooks, procedure):
+    body = sections(runbooks).get(procedure)
+    assert body is not None and len(body.split()) > 60, f"procedure {procedure!r} missing or too thin"
+
+
+@pytest.mark.parametrize("doc", [RUNBOOKS, ARCH], ids=lambda p: p.name)
+def test_internal_links_resolve(doc):
+    text = doc.read_text()
+    anchors = {anchor(h) for level in ("##", "###") for h in sections(text, level)}
+    for target in re.findall(r"\]\(#([^)]+)\)", text):
+        assert target in anchors, f"{doc.name}: broken link #{target}"
+    for target in re.findall(r"\]\((?!https?:|#)([^)#]+)", text):
+        assert (doc.parent / target).exists(), f"{doc.name}: broken link {target}"
+
+
+def test_tested_commands_parse_and_are_exercised(runbooks):
+    blocks = tagged_blocks(runbooks, "tested") + tagged_blocks(runbooks, "tested: run")
+    assert len(blocks) >= 6
+    parser = build_parser()
+    invops_lines = make_lines = 0
+    for block in blocks:
+        for line in block.splitlines():
+            line = line.split("  #")[0].strip()
+            if not line or line.startswith("#"):
+                continue
+            argv = shlex.split(line)
+            if argv[0] == "ops/invops.sh":
+                args = parser.parse_args(argv[1:])  # exits 2 (fails the test) on a wrong command or option
+                test_file = COVERED_BY[(args.area, args.action)]
+                pattern = rf'"{args.area}",\s*"{args.action}"'
+                assert re.search(pattern, (ROOT / "tests/ops" / test_file).read_text()), (line, test_file)
+                invops_lines += 1
+            elif argv[0] == "make":
+                proc = subprocess.run(["make", "-n", *argv[1:]], cwd=ROOT, capture_output=True, text=True, check=False)
+                assert proc.returncode == 0, f"{line}: {proc.stderr.strip()}"
+                make_lines += 1
+            elif "=" in argv[0]:
+                continue  # shell assignment inside a run block
+            else:
+                raise AssertionError(f"unexpected command in a tested block: {line}")
+    assert invops_lines >= 10 and make_lines >= 3
+
+
+def test_invops_wrapper_runs():
+    proc = subprocess.run([str(ROOT / "ops/invops.sh"), "--version"], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0 and proc.stdout.startswith("invops ")
+
+
+@pytest.mark.docker
+def test_volume_runbook_block_runs_for_real(runbooks, docker_client, base_image, uid, tmp_path):
+    (block,) = tagged_blocks(runbooks, "tested: run")
+    volume = uid
+    docker_client.volumes.create(volume)
+    try:
+        docker_client.containers.run(
+            base_image,
+            ["sh", "-c", "echo runbook > /data/f && chmod 0604 /data/f"],
+            remove=True,
+            network_mode="none",
+            volumes={volume: {"bind": "/data"}},
+        )
+        proc = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", block],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "VOLUME": volume, "BACKUP_DIR": str(tmp_path)},
+            check=False,
+            timeout=300,
+        )
+        assert proc.returncode == 0, proc.stderr
+        out = docker_client.containers.run(
+            base_image,
+            ["stat", "-c", "%a %n", "/data/f"],
+            remove=True,
+            volumes={f"{volume}-restored": {"bind": "/data"}},
+        )
+        assert out.decode().strip() == "604 /data/f"
+    finally:
+        for name in (volume, f"{volume}-restored"):
+            for vol in docker_client.volumes.list(filters={"name": name}):
+                if vol.name == name:
+                    vol.remove(force=True)
+
+
+# ---- Mermaid ----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def mmdc() -> Path:
+    path = diagrams.mmdc()
+    if not path.exists():
+        pytest.fail(f"mermaid-cli not installed at {path}: run `make mermaid-deps`")
+    return path
+
+
+def test_architecture_has_the_three_diagrams():
+    assert sorted(diagrams.blocks()) == ["cicd", "network", "security"]
+
+
+@pytest.mark.parametrize("name", ["cicd", "network", "security"])
+def test_diagram_parses_renders_and_is_committed(mmdc, name, tmp_path):
+    source = diagrams.blocks()[name]
+    proc = diagrams.render(source, tmp_path / f"{name}.svg")
+    assert proc.returncode == 0, proc.stderr
+    assert ET.parse(tmp_path / f"{name}.svg").getroot().tag.endswith("svg")
+    committed = ROOT / "docs" / "diagrams"
+    assert (committed / f"{name}.mmd").read_text() == source, "stale docs/diagrams: run `make docs-diagrams`"
+    assert ET.parse(committed / f"{name}.svg").getroot().tag.endswith("svg")
+
+
+def test_parser_is_real_and_rejects_broken_diagrams(mmdc, tmp_path):
+    """Negative control: the seed's security diagram uses unquoted parentheses and must not parse."""
+    broken = "graph TD\n  user[User] --> nginx[Nginx (non-root, read-only)]\n"
+    proc = diagrams.render(broken, tmp_path / "broken.svg")
+    assert proc.returncode != 0 and "Parse error" in proc.stderr
+
+
+# ---- requirement table --------------------------------------------------------------------------------------
+
+
+def _normalise(line: str) -> str:
+    line = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", line)
+    return re.sub(r"\s+", " ", line.replace("[x] ", "").strip()).rstrip(":")
+
+
+def seed_requirements() -> list[str]:
+    if not SEED.exists():
+        pytest.skip(reason=f"seed architecture not found at {SEED} (CI has it at ../shared)")
+    body = SEED.read_text().split("## Mermaid Diagrams")[0] + SEED.read_text().split("## See more in files:")[-1]
+    return [_normalise(line.strip()[2:]) for line in body.splitlines() if line.strip().startswith("- ")]
+
+
+def requirement_rows() -> list[list[str]]:
+    table = ARCH.read_text().split("<!-- requirements-table -->")[1].strip().splitlines()
+    rows = [row.strip("|").split(" | ") for row in table if row.startswith("| ") and not row.startswith("|---")]
+    return rows[1:]  # without the header
+
+
+def test_every_seed_requirement_is_mapped():
+    rows = {_normalise(r[0]): r for r in requirement_rows()}
+    reqs = seed_requirements()
+    assert len(reqs) >= 25
+    missing = [r for r in reqs if r not in rows]
+    assert not missing, f"seed requirements without a row: {missing}"
+    for req in reqs:
+        assert all(cell.strip() for cell in rows[req]), f"empty cell for {req!r}"
+
+
+def test_every_referenced_path_exists():
+    for row in requirement_rows():
+        for cell in row[1:]:
+            for path in re.findall(r"`([^`]+)`", cell):
+                if path.startswith("../") or " " in path or path.startswith("make"):
+                    continue
+                assert (ROOT / path).exists(), f"{row[0]!r} references missing {path}"
