@@ -9,6 +9,8 @@ export TRIVY     := $(SCAN_VENV)/bin/trivy
 export CHECKOV   := $(SCAN_VENV)/bin/checkov
 export JAVA_HOME ?= /usr/lib/jvm/java-17-openjdk-amd64
 export SCAN_OFFLINE_OK ?= 0
+# helm renders the charts for the scanners (the k8s lane installs it into .venv-k8s); without it trivy renders them.
+export HELM ?= $(firstword $(wildcard $(ROOT)/.venv-k8s/bin/helm) $(shell command -v helm 2>/dev/null))
 # Everything a config scanner looks at (override to scan something else, e.g. the known-bad fixtures).
 SCAN_DOCKERFILES ?= $(shell git -C $(ROOT) ls-files --cached --others --exclude-standard '*Dockerfile' | grep -Ev '(^|/)fixtures/')
 SCAN_K8S         ?= $(patsubst %/Chart.yaml,%,$(wildcard deploy/helm/*/Chart.yaml))

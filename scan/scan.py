@@ -33,6 +33,7 @@ TRIVY = os.environ.get("TRIVY", str(ROOT / ".venv-scan/bin/trivy"))
 CHECKOV = os.environ.get("CHECKOV", str(ROOT / ".venv-scan/bin/checkov"))
 HADOLINT = os.environ.get("HADOLINT", shutil.which("hadolint") or "hadolint")
 DOCKLE = os.environ.get("DOCKLE", shutil.which("dockle") or "")
+HELM = os.environ.get("HELM", shutil.which("helm") or "")
 DOCKER = os.environ.get("DOCKER", "/usr/bin/docker")
 SEVERITIES = "HIGH,CRITICAL"
 # The two gaps SCAN_OFFLINE_OK=1 may accept. Anything else that cannot run is an error.
@@ -227,21 +228,41 @@ def scan_compose(report: Report, files: list[str], waivers: Waivers) -> None:
         report.add(Outcome(f"compose policy {f}", status, f"{len(findings)} finding(s)" if findings else ""))
 
 
+def render_chart(chart: Path) -> list[str]:
+    """`helm template` the chart once per values file (values.yaml + every values-*.yaml overlay)."""
+    out_dir = REPORTS / "scan" / "rendered"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    variants = {"default": []}
+    for overlay in sorted(chart.glob("values-*.yaml")):
+        variants[overlay.stem.removeprefix("values-")] = ["-f", str(overlay)]
+    rendered = []
+    for variant, flags in variants.items():
+        proc = run([HELM, "template", "inventory", str(chart), *flags])
+        if proc.returncode != 0:
+            raise RuntimeError(f"helm template {chart} ({variant}) failed: {proc.stderr.strip()[-300:]}")
+        target = out_dir / f"{chart.name}-{variant}.yaml"
+        target.write_text(proc.stdout)
+        rendered.append(str(target))
+    return rendered
+
+
 def cmd_config(args: argparse.Namespace, waivers: Waivers) -> int:
     report = Report()
     scan_hadolint(report, args.dockerfile, waivers)
-    scan_trivy_config(report, args.dockerfile + args.k8s, waivers)
-    scan_checkov(report, args.dockerfile, ["dockerfile"], waivers)
     k8s_files = [p for p in args.k8s if not (Path(p).is_dir() and (Path(p) / "Chart.yaml").exists())]
-    charts = [p for p in args.k8s if p not in k8s_files]
-    scan_checkov(report, k8s_files, ["kubernetes"], waivers)
-    for chart in charts:
-        # checkov's helm framework shells out to `helm template`; without helm, trivy (which renders charts
-        # itself) is the chart's config scanner, and we say so.
-        if shutil.which("helm"):
-            scan_checkov(report, [chart], ["helm"], waivers)
-        else:
-            print(f"==> [NOTE] checkov skipped for chart {chart}: no helm binary; trivy config rendered and scanned it")
+    charts = [Path(p) for p in args.k8s if p not in k8s_files]
+    if charts and not HELM:
+        # trivy renders charts itself (default values); checkov needs helm for that, so it skips them: say so.
+        print("==> [NOTE] no helm binary: charts scanned by trivy's own renderer only (not by checkov)")
+        k8s_files += [str(c) for c in charts]
+    for chart in charts if HELM else []:
+        try:
+            k8s_files += render_chart(chart)
+        except RuntimeError as exc:
+            report.add(Outcome(f"helm template {chart}", "error", str(exc)))
+    scan_trivy_config(report, args.dockerfile + k8s_files, waivers)
+    scan_checkov(report, args.dockerfile, ["dockerfile"], waivers)
+    scan_checkov(report, [f for f in k8s_files if not Path(f).is_dir()], ["kubernetes"], waivers)
     scan_compose(report, args.compose, waivers)
     return report.exit_code()
 

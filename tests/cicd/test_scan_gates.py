@@ -226,3 +226,36 @@ def test_make_down_is_a_safe_cleanup() -> None:
     """The Jenkinsfiles' post step `make down` runs for real on a project that does not exist."""
     proc = make("down", env={"COMPOSE_PROJECT_NAME": f"cicd-down-{uuid.uuid4().hex[:8]}"}, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def bad_chart(tmp_path: Path) -> Path:
+    chart = tmp_path / "badchart"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: badchart\nversion: 0.1.0\n")
+    (chart / "values.yaml").write_text("privileged: true\n")
+    pod = (FIXTURES / "bad-pod.yaml").read_text().replace("privileged: true", "privileged: {{ .Values.privileged }}")
+    (chart / "templates" / "pod.yaml").write_text(pod)
+    return chart
+
+
+def test_bad_chart_fails_with_trivys_own_renderer(tmp_path: Path) -> None:
+    chart = bad_chart(tmp_path)
+    proc = make("scan-config", "SCAN_DOCKERFILES=", f"SCAN_K8S={chart}", "SCAN_COMPOSE=", "HELM=")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out
+    assert "no helm binary" in out
+    assert summary(out)[f"trivy config {chart}"] == "FINDINGS"
+
+
+def test_bad_chart_fails_when_rendered_with_helm(tmp_path: Path) -> None:
+    helm = os.environ.get("HELM") or shutil.which("helm") or str(ROOT / ".venv-k8s/bin/helm")
+    if not Path(helm).exists():
+        pytest.skip(reason="no helm binary yet (the k8s lane installs it into .venv-k8s)")
+    chart = bad_chart(tmp_path)
+    proc = make("scan-config", "SCAN_DOCKERFILES=", f"SCAN_K8S={chart}", "SCAN_COMPOSE=", f"HELM={helm}")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out
+    result = summary(out)
+    assert result["checkov kubernetes"] == "FINDINGS"
+    assert any(k.startswith("trivy config") and "rendered/badchart-default.yaml" in k for k in result)
+    assert "CKV_K8S_16" in out
