@@ -76,7 +76,9 @@ def test_storage_and_node_agent_are_consistent(values):
         assert schedule["template"]["storageLocation"] in locations, name
     assert values["deployNodeAgent"] is True  # required by the file-system backups
     assert "EnableCSI" in values["configuration"]["features"]  # required by the CSI snapshots
-    assert values["credentials"] == {"useSecret": True, "existingSecret": "velero-credentials"}
+    credentials = values["credentials"]
+    assert credentials["useSecret"] is True
+    assert credentials["existingSecret"] == "velero-credentials"  # pragma: allowlist secret
     assert not re.search(r"(?i)aws_secret_access_key|secretkey\s*:", VALUES.read_text())
 
 
