@@ -57,6 +57,7 @@ def make_database() -> tuple[dict[str, list[str]], dict[str, list[str]]]:
         text=True,
         timeout=120,
         check=False,
+        env={k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")},
     )
     prereqs: dict[str, list[str]] = {}
     recipes: dict[str, list[str]] = {}

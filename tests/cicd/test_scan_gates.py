@@ -19,6 +19,8 @@ from cicd_helpers import ROOT
 FIXTURES = ROOT / "scan" / "fixtures"
 DOCKER = "/usr/bin/docker" if Path("/usr/bin/docker").exists() else "docker"
 BASE_IMAGE = os.environ.get("BASE_IMAGE", "debian:12.12-slim")
+# A parent `make test` must not leak its command-line variables (MAKEFLAGS) into the makes these tests run.
+CLEAN_ENV = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "SCAN_OFFLINE_OK")}
 
 
 def make(*args: str, env: dict[str, str] | None = None, timeout: int = 600) -> subprocess.CompletedProcess[str]:
@@ -26,7 +28,7 @@ def make(*args: str, env: dict[str, str] | None = None, timeout: int = 600) -> s
         ["make", "--no-print-directory", "-C", str(ROOT), *args],
         capture_output=True,
         text=True,
-        env={**os.environ, **(env or {})},
+        env={**CLEAN_ENV, **(env or {})},
         timeout=timeout,
         check=False,
     )
