@@ -138,3 +138,61 @@ def test_live_export_dry_run_prints_kubectl_and_helm(tmp_path):
     assert "kubectl get deployments -n inventory -o json" in res.stdout
     assert "kubectl get scaledobjects.keda.sh -n inventory -o json" in res.stdout
     assert not list(tmp_path.iterdir())
+
+
+STANDIN = """#!/bin/sh
+# Stand-in for a cluster (none runs on this machine): answers from the fixture, logs argv.
+echo "$(basename "$0") $*" >> "$OPS_LOG"
+case "$(basename "$0") $*" in
+  "helm get values"*) printf 'replicaCount: 2\\nimage:\\n  tag: 0.1.0\\n' ;;
+  "helm get manifest"*) printf -- '---\\nkind: Deployment\\n' ;;
+  "kubectl get deployments"*) python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); \\
+d["items"]=[i for i in d["items"] if i["kind"]=="Deployment"]; print(json.dumps(d))' "$OPS_FIXTURE" ;;
+  "kubectl get secrets"*) python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); \\
+d["items"]=[i for i in d["items"] if i["kind"]=="Secret"]; print(json.dumps(d))' "$OPS_FIXTURE" ;;
+  "kubectl get scaledobjects.keda.sh"*)
+    echo 'error: the server doesn'"'"'t have a resource type "scaledobjects"' >&2; exit 1 ;;
+  "kubectl get"*) echo '{"apiVersion": "v1", "kind": "List", "items": []}' ;;
+esac
+"""
+
+
+@needs_age
+def test_live_export_reads_helm_and_kubectl(tmp_path, age_key):
+    import os
+    import stat
+
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    for tool in ("helm", "kubectl"):
+        (bindir / tool).write_text(STANDIN)
+        (bindir / tool).chmod(0o755 | stat.S_IXUSR)
+    log = tmp_path / "calls.log"
+    _, public = age_key
+    res = invops(
+        "config",
+        "export",
+        "-n",
+        "inventory",
+        "--release",
+        "inventory",
+        "-r",
+        public,
+        "--out",
+        str(tmp_path / "out"),
+        env={"PATH": f"{bindir}:{os.environ['PATH']}", "OPS_LOG": str(log), "OPS_FIXTURE": str(FIXTURE)},
+    )
+    assert res.returncode == 0, res.stderr
+    assert "skipping scaledobjects.keda.sh: not installed in this cluster" in res.stderr
+    export = next((tmp_path / "out").iterdir())
+    assert (export / "helm/inventory/values.yaml").read_text().startswith("replicaCount: 2")
+    assert (export / "helm/inventory/manifest.yaml").is_file()
+    assert sorted(p.name for p in (export / "objects").iterdir()) == ["deployment-inventory-flask-api.yaml"]
+    assert sorted(p.name for p in (export / "secrets").iterdir()) == ["secret-inventory-api-token.yaml.age"]
+    calls = log.read_text().splitlines()
+    assert calls[:2] == [
+        "helm get values inventory -n inventory -o yaml --all",
+        "helm get manifest inventory -n inventory",
+    ]
+    assert len(calls) == 2 + len(config.EXPORT_KINDS)
+    assert json.loads((export / "manifest.json").read_text())["counts"] == {"objects": 1, "secrets": 1}
