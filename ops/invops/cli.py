@@ -147,6 +147,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = _sub(dep, "docker", "deploy an image to a compose service; roll back if it is not healthy", dry_run=True)
     _compose_args(p)
     p.add_argument("--image", required=True, help="image reference, e.g. flask-api:0.2.0 (must exist locally)")
+    p.add_argument(
+        "--canary",
+        action="store_true",
+        help="health-check the new image in a side container first; never switch to an unhealthy one",
+    )
     return root
 
 
@@ -218,7 +223,7 @@ def dispatch(args: argparse.Namespace) -> int:
                 args.project, args.file, args.service, args.state_dir or docker_deploy.default_state_dir(), runner
             )
             if args.area == "deploy":
-                docker_deploy.deploy(svc, args.image, args.health_timeout)
+                docker_deploy.deploy(svc, args.image, args.health_timeout, canary=args.canary)
             else:
                 docker_deploy.rollback(svc, args.to, args.health_timeout)
         case _:

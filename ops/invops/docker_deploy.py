@@ -126,7 +126,59 @@ def _switch(svc: Service, client: Any, image: str, timeout: float) -> tuple[bool
     return svc.wait_healthy(client, image, timeout)
 
 
-def deploy(svc: Service, image: str, timeout: float) -> None:
+def _canary(svc: Service, client: Any, image: str, timeout: float) -> tuple[bool, str]:
+    """Run `image` beside the live container (same networks, env and hardening; no ports, no DNS alias) and
+    wait for its health check. The live container keeps serving throughout; the canary is always removed."""
+    live = [c for c in svc.containers(client) if c.status == "running"]
+    if not live:
+        return True, "no running container to compare with; canary skipped"
+    cur = live[0].attrs
+    old_env = set(client.images.get(cur["Image"]).attrs["Config"].get("Env") or [])
+    env = [e for e in cur["Config"].get("Env") or [] if e not in old_env]  # what compose set, not the old image
+    host = cur["HostConfig"]
+    networks = list(cur["NetworkSettings"]["Networks"])
+    name = f"{svc.project}-{svc.service}-canary-{int(time.time())}"
+    progress(f"canary {name}: {image} on {', '.join(networks) or 'no network'}")
+    container = client.containers.create(
+        image,
+        name=name,
+        environment=env,
+        user=cur["Config"].get("User") or None,
+        read_only=host.get("ReadonlyRootfs", False),
+        tmpfs=host.get("Tmpfs") or None,
+        cap_drop=host.get("CapDrop") or None,
+        cap_add=host.get("CapAdd") or None,
+        security_opt=host.get("SecurityOpt") or None,
+        group_add=host.get("GroupAdd") or None,
+        mem_limit=host.get("Memory") or None,
+        network=networks[0] if networks else "none",
+        labels={"org.container-inventory.invops": "canary"},
+    )
+    try:
+        for net in networks[1:]:
+            client.networks.get(net).connect(container)
+        container.start()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            container.reload()
+            state = container.attrs["State"]
+            health = (state.get("Health") or {}).get("Status")
+            if state.get("Health") is None:
+                return False, "image has no healthcheck; cannot verify it"
+            if state.get("Status") in ("exited", "dead"):
+                return False, f"canary exited ({state.get('ExitCode')})"
+            if health == "healthy":
+                return True, "canary healthy"
+            if health == "unhealthy":
+                logs = state["Health"].get("Log") or [{}]
+                return False, f"canary unhealthy: {str(logs[-1].get('Output', '')).strip()[:120]}"
+            time.sleep(0.5)
+        return False, f"canary not healthy within {timeout:.0f}s"
+    finally:
+        container.remove(force=True)
+
+
+def deploy(svc: Service, image: str, timeout: float, canary: bool = False) -> None:
     client = _client()
     try:
         client.images.get(image)
@@ -138,6 +190,15 @@ def deploy(svc: Service, image: str, timeout: float) -> None:
         svc.record(running, True, "found running and healthy before deploy")
         state = svc.state()
     last_healthy = state["last_healthy"] if not svc.runner.dry_run else running
+    if canary and not svc.runner.dry_run:
+        ok, why = _canary(svc, client, image, timeout)
+        if not ok:
+            svc.record(image, False, why)
+            raise OpsError(
+                f"{image} refused before switching ({why}); {running or 'the current version'} keeps serving",
+                code=ROLLED_BACK,
+            )
+        progress(why)
     ok, why = _switch(svc, client, image, timeout)
     if ok:
         svc.record(image, True, "deploy")

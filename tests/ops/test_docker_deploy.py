@@ -80,6 +80,8 @@ services:
         )
         for c in docker_client.containers.list(all=True, filters={"label": f"com.docker.compose.project={uid}"}):
             c.remove(force=True)
+        for c in docker_client.containers.list(all=True, filters={"name": f"{uid}-web-canary"}):
+            c.remove(force=True)
         for img in docker_client.images.list(name=repo):
             docker_client.images.remove(img.id, force=True)
 
@@ -204,3 +206,27 @@ def test_missing_image_is_refused_before_touching_the_service(app):
     assert res.returncode == 2 and res.stderr.strip() == (
         f"invops: error: image not present locally: {app['project']}:does-not-exist"
     )
+
+
+def test_canary_refuses_broken_release_without_losing_a_request(app, docker_client):
+    assert _deploy(app, app["images"]["v1"]).returncode == 0
+    prober = Prober(app["port"])
+    prober.start()
+    time.sleep(1)
+    res = _deploy(app, app["images"]["v2"], "--canary")
+    time.sleep(1)
+    prober.stop.set()
+    prober.join()
+    assert res.returncode == 5, res.stderr
+    assert "refused before switching" in res.stderr.strip().splitlines()[-1]
+    assert len(prober.samples) > 20
+    assert all(ok and body == "v1" for _, ok, body in prober.samples), "a request failed or hit v2"
+    leftovers = docker_client.containers.list(all=True, filters={"label": "org.container-inventory.invops=canary"})
+    assert not [c for c in leftovers if c.name.startswith(app["project"])]
+
+    # a healthy release passes the canary and is switched to
+    res = _deploy(app, app["images"]["v1b"], "--canary")
+    assert res.returncode == 0, res.stderr
+    assert "canary healthy" in res.stderr
+    with urllib.request.urlopen(f"http://127.0.0.1:{app['port']}/", timeout=2) as resp:
+        assert resp.read().decode().strip() == "v1b"
