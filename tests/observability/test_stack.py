@@ -50,6 +50,28 @@ def _get(obs: ObsStack, path: str, **kwargs: Any) -> requests.Response:
     return resp
 
 
+# ------------------------------------------------ compose monitoring profile itself -------
+def test_compose_profile_prometheus_scrapes_the_stack(obs_stack: ObsStack) -> None:
+    """`make monitoring-local`: the Prometheus container sees both targets, loaded our rules and
+    found the Alertmanager container."""
+    base = obs_stack.prometheus_url
+
+    def targets_up() -> bool:
+        active = requests.get(base + "/api/v1/targets", timeout=5).json()["data"]["activeTargets"]
+        health = {t["labels"]["job"]: t["health"] for t in active}
+        return health.get("flask-api") == "up" and health.get("nginx-exporter") == "up"
+
+    wait_until(targets_up, 60, "flask-api and nginx-exporter targets up in the compose Prometheus")
+    groups = requests.get(base + "/api/v1/rules", timeout=5).json()["data"]["groups"]
+    alerts = {r["name"] for g in groups for r in g["rules"] if r["type"] == "alerting"}
+    assert "InventoryBackendUnreachable" in alerts and len(alerts) == 10
+    wait_until(
+        lambda: requests.get(base + "/api/v1/alertmanagers", timeout=5).json()["data"]["activeAlertmanagers"],
+        30,
+        "the Alertmanager container discovered",
+    )
+
+
 # ---------------------------------------------------------------- (7) tracing ----------
 def _spans(obs: ObsStack) -> list[tuple[Any, Any]]:
     bodies = requests.get(obs.receiver_url + "/received", timeout=5).json()
