@@ -79,8 +79,8 @@ def test_kube_prometheus_stack_values() -> None:
     sidecar = grafana["sidecar"]["dashboards"]
     assert (sidecar["enabled"], sidecar["label"], sidecar["labelValue"]) == (True, "grafana_dashboard", "1")
     spec = values["alertmanager"]["alertmanagerSpec"]
-    config_secret = spec["configSecret"]  # pragma: allowlist secret
-    assert spec["useExistingSecret"] and config_secret == "alertmanager-inventory-config"
+    expected_config = "alertmanager-inventory-config"  # pragma: allowlist secret
+    assert spec["useExistingSecret"] and spec["configSecret"] == expected_config
     assert "alertmanager-inventory-receivers" in spec["secrets"]
     # The paths alertmanager.yml reads its secrets from are where the operator mounts this Secret.
     am = (MONITORING / "alertmanager" / "alertmanager.yml").read_text()
