@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any, TypeVar
 
 from . import posture
 from .backends.base import AmbiguousReference, Backend, BackendUnavailable, Container, ContainerDetail, NotFound
 from .cache import TTLCache
 from .config import Settings
+
+T = TypeVar("T")
+# Slack on top of the engine timeout for the whole call (name resolution, connect, read).
+DEADLINE_SLACK = 0.2
 
 
 class InventoryService:
@@ -19,15 +26,27 @@ class InventoryService:
         # Container config is immutable after creation, so inspect results live longer.
         self._details: TTLCache[ContainerDetail] = TTLCache("inspect", settings.inspect_cache_ttl)
         self._pings: TTLCache[dict[str, Any]] = TTLCache("ping", min(settings.cache_ttl, 1.0))
+        # Socket timeouts do not cover DNS: a stopped engine proxy can make getaddrinfo hang for
+        # seconds. Every backend call runs here under one overall deadline instead.
+        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="backend")
+        self._deadline = settings.engine_timeout + DEADLINE_SLACK
+
+    def _bounded(self, fn: Callable[..., T], *args: Any) -> T:
+        future = self._pool.submit(fn, *args)
+        try:
+            return future.result(timeout=self._deadline)
+        except FutureTimeout:
+            future.cancel()
+            raise BackendUnavailable(f"backend did not answer within {self._deadline:.1f}s") from None
 
     def ping(self) -> dict[str, Any]:
-        return self._pings.get("ping", self.backend.ping)
+        return self._pings.get("ping", lambda: self._bounded(self.backend.ping))
 
     def containers(self, include_stopped: bool) -> list[Container]:
         """All containers, sorted by id so cursors are stable; one backend call per cache window."""
 
         def load() -> list[Container]:
-            return sorted(self.backend.list_containers(include_stopped), key=lambda c: c.id)
+            return sorted(self._bounded(self.backend.list_containers, include_stopped), key=lambda c: c.id)
 
         return self._lists.get(("list", include_stopped), load)
 
@@ -46,7 +65,7 @@ class InventoryService:
 
     def detail(self, container: Container) -> ContainerDetail:
         key = (container.id, container.created, container.state)
-        return self._details.get(key, lambda: self.backend.inspect(container.id))
+        return self._details.get(key, lambda: self._bounded(self.backend.inspect, container.id))
 
     def posture(self, include_stopped: bool = False) -> dict[str, Any]:
         reports = []

@@ -88,7 +88,12 @@ def slow_engine_api(client: docker.DockerClient):
         name=f"invtest-api-{suffix}",
         network=net.name,
         detach=True,
-        environment={"DOCKER_HOST": f"tcp://slow-engine-{suffix}:2375", "CACHE_TTL": "0", "GRACEFUL_TIMEOUT": "20"},
+        environment={
+            "DOCKER_HOST": f"tcp://slow-engine-{suffix}:2375",
+            "CACHE_TTL": "0",
+            "ENGINE_TIMEOUT": "5",
+            "GRACEFUL_TIMEOUT": "20",
+        },
         ports={"8000/tcp": ("127.0.0.1", port)},
         **hardening,
     )
