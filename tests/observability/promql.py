@@ -75,14 +75,38 @@ def keda_expressions(namespace: str = "inventory-test") -> list[tuple[str, str]]
     found: list[tuple[str, str]] = []
     for values in sorted(HELM.glob("*/values*.yaml")):
         for query in _walk_queries(yaml.safe_load(values.read_text()) or {}):
-            found.append((f"KEDA {values.relative_to(ROOT)}", query))
+            found.append((f"KEDA {values.relative_to(HELM.parent)}", query))
     for template in sorted(HELM.glob("*/templates/*.yaml")):
-        for match in re.finditer(r"^\s*query:\s*(?:[|>]-?\s*\n)?(.+)$", template.read_text(), flags=re.M):
-            query = match.group(1).strip().strip("'\"")
+        lines = template.read_text().splitlines()
+        for i, line in enumerate(lines):
+            match = re.match(r"^(\s*)query:\s*(.*)$", line)
+            if not match:
+                continue
+            query = match.group(2).strip()
+            if query in ("|", "|-", ">", ">-"):  # block scalar: the more-indented lines below
+                indent, block = len(match.group(1)), []
+                for nxt in lines[i + 1 :]:
+                    if nxt.strip() and len(nxt) - len(nxt.lstrip()) <= indent:
+                        break
+                    block.append(nxt.strip())
+                query = " ".join(block)
+            query = query.strip("'\"")
             if "{{" in query and ".Values" in query:
                 continue  # rendered from values, collected above
-            found.append((f"KEDA {template.relative_to(ROOT)}", query))
+            found.append((f"KEDA {template.relative_to(HELM.parent)}", query))
     return [(name, re.sub(r"\{\{[^}]*\}\}", namespace, q)) for name, q in found if q.strip()]
+
+
+# Labels only Kubernetes service discovery attaches; the local Prometheus of the tests has none.
+K8S_DISCOVERY_LABELS = ("job", "service", "pod", "container", "endpoint", "instance")
+
+
+def without_discovery_matchers(expr: str) -> str:
+    """Drop matchers on Kubernetes discovery labels so a cluster query runs on the local Prometheus
+    (which labels both targets with a static ``namespace`` only)."""
+    labels = "|".join(K8S_DISCOVERY_LABELS)
+    out = re.sub(rf'\b({labels})\s*(=~|!~|!=|=)\s*"(?:[^"\\]|\\.)*"\s*,?\s*', "", expr)
+    return re.sub(r",\s*}", "}", out)
 
 
 def metric_names(expr: str) -> set[str]:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from . import promql
 from .conftest import ObsStack
-from .promql import DASHBOARDS, all_expressions, keda_expressions, metric_names
+from .promql import DASHBOARDS, all_expressions, keda_expressions, metric_names, without_discovery_matchers
 from .support import Prometheus, http_get, wait_until
 
 # Read by our alerts/dashboards but produced outside this repository's stack, so they cannot be
@@ -26,6 +28,22 @@ def test_metric_name_extraction() -> None:
         'histogram_quantile(0.9, b_total offset 5m) and on(namespace) label_replace(c, "d", "$1", "e", "(.*)") > 0.5'
     )
     assert metric_names(expr) == {"a_bucket", "b_total", "c"}
+
+
+def test_keda_query_extraction(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    chart = tmp_path / "chart"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "values.yaml").write_text(
+        'keda:\n  prometheus:\n    query: sum(rate(a_total{namespace="{{ .Release.Namespace }}"}[1m]))\n'
+    )
+    (chart / "templates" / "so.yaml").write_text(
+        'triggers:\n  - type: prometheus\n    metadata:\n      query: |\n        sum(rate(b_total{pod=~"x.*"}[2m]))\n'
+        "        / 2\n      threshold: '5'\n  - metadata:\n      query: {{ .Values.keda.prometheus.query | quote }}\n"
+    )
+    monkeypatch.setattr(promql, "HELM", tmp_path)
+    found = [q for _, q in promql.keda_expressions("ns1")]
+    assert found == ['sum(rate(a_total{namespace="ns1"}[1m]))', 'sum(rate(b_total{pod=~"x.*"}[2m])) / 2']
+    assert without_discovery_matchers(found[1]) == "sum(rate(b_total{}[2m])) / 2"
 
 
 def test_dashboards_are_generated_from_code() -> None:
