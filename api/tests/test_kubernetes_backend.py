@@ -9,17 +9,19 @@ does the HTTP, so paths, query parameters, pagination and the watch protocol are
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
+import socket
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-
 from inventory import create_app, posture
 from inventory.backends.base import BackendUnavailable, NotFound
 from inventory.backends.kubernetes import KubernetesBackend, runtime_id
@@ -53,6 +55,7 @@ class FakeApiServer:
         self.watch_events: queue.Queue[object] = queue.Queue()
         self.pages = [_load("podlist-page1.json"), _load("podlist-page2.json")]
         self.stopping = threading.Event()
+        self.connections: list[socket.socket] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -70,6 +73,9 @@ class FakeApiServer:
         self.stopping.set()
         self._server.shutdown()
         self._server.server_close()
+        for conn in self.connections:  # kept-alive client connections must die with the "API server" too
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
 
     def list_requests(self) -> list[dict[str, list[str]]]:
         return [q for path, q in self.requests if path.endswith("/pods") and q.get("watch") != ["true"]]
@@ -86,6 +92,10 @@ class FakeApiServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
+            def setup(self) -> None:
+                super().setup()
+                fake.connections.append(self.connection)
+
             def _json(self, status: int, body: dict[str, Any]) -> None:
                 data = json.dumps(body).encode()
                 self.send_response(status)
@@ -94,26 +104,39 @@ class FakeApiServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server API
+            def do_GET(self) -> None:
                 url = urlparse(self.path)
+                url = url._replace(path=url.path.rstrip("/") or "/")
                 query = parse_qs(url.query)
                 fake.requests.append((url.path, query))
                 parts = url.path.strip("/").split("/")
                 if url.path == "/version":
                     return self._json(200, _load("version.json"))
-                if url.path == "/api/v1/pods" or (len(parts) == 5 and parts[:3] == ["api", "v1", "namespaces"]
-                                                  and parts[4] == "pods"):
+                if url.path == "/api/v1/pods" or (
+                    len(parts) == 5 and parts[:3] == ["api", "v1", "namespaces"] and parts[4] == "pods"
+                ):
                     namespace = parts[3] if len(parts) == 5 else None
                     if query.get("watch") == ["true"]:
                         return self._watch(namespace)
                     return self._list(namespace, query)
-                return self._json(404, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 404,
-                                        "reason": "NotFound", "message": f"the server could not find {url.path}"})
+                return self._json(
+                    404,
+                    {
+                        "kind": "Status",
+                        "apiVersion": "v1",
+                        "status": "Failure",
+                        "code": 404,
+                        "reason": "NotFound",
+                        "message": f"the server could not find {url.path}",
+                    },
+                )
 
             def _list(self, namespace: str | None, query: dict[str, list[str]]) -> None:
                 page = fake.pages[1] if query.get("continue") and len(fake.pages) > 1 else fake.pages[0]
-                body = dict(page, items=[i for i in page["items"]
-                                         if namespace is None or i["metadata"]["namespace"] == namespace])
+                body = dict(
+                    page,
+                    items=[i for i in page["items"] if namespace is None or i["metadata"]["namespace"] == namespace],
+                )
                 self._json(200, body)
 
             def _watch(self, namespace: str | None) -> None:
@@ -154,8 +177,14 @@ def apiserver():
 
 
 def _settings(url: str, namespaces: tuple[str, ...] = ()) -> Settings:
-    return Settings(backend="kubernetes", k8s_api_url=url, k8s_namespaces=namespaces, engine_timeout=2.0,
-                    cache_ttl=0.0, inspect_cache_ttl=0.0)
+    return Settings(
+        backend="kubernetes",
+        k8s_api_url=url,
+        k8s_namespaces=namespaces,
+        engine_timeout=2.0,
+        cache_ttl=0.0,
+        inspect_cache_ttl=0.0,
+    )
 
 
 @pytest.fixture
@@ -186,7 +215,12 @@ def test_lists_every_container_kind_from_a_paginated_list(apiserver, backend):
     assert all(q["limit"] == ["500"] for q in lists)
 
     api = items[API_ID]
-    assert (api.namespace, api.pod, api.node, api.restart_count) == ("inventory", "flask-api-6d5f7c9b8-x2kqp", "node-a", 0)
+    assert (api.namespace, api.pod, api.node, api.restart_count) == (
+        "inventory",
+        "flask-api-6d5f7c9b8-x2kqp",
+        "node-a",
+        0,
+    )
     assert api.names == ["inventory/flask-api-6d5f7c9b8-x2kqp/flask-api"]
     assert api.state == "running" and api.health == "healthy" and api.started_at == "2026-11-20T09:12:47Z"
     assert api.image_id.endswith("@sha256:4f8a3c2b1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a")
@@ -222,7 +256,12 @@ def test_security_of_a_risky_pod_maps_to_posture_rules(backend):
     assert sec.user == "" and sec.privileged and sec.host_network and sec.host_pid and sec.host_ipc
     assert sec.cap_add == ["NET_ADMIN", "SYS_TIME"] and not sec.no_new_privileges
     sock = next(m for m in sec.mounts if m.destination == "/var/run/docker.sock")
-    assert (sock.type, sock.source, sock.docker_socket, sock.read_only) == ("hostPath", "/var/run/docker.sock", True, False)
+    assert (sock.type, sock.source, sock.docker_socket, sock.read_only) == (
+        "hostPath",
+        "/var/run/docker.sock",
+        True,
+        False,
+    )
     logs = next(m for m in sec.mounts if m.destination == "/var/log/nginx")
     assert logs.read_only and not logs.docker_socket
     assert sec.cpu_limit == 2.0 and sec.memory_limit_bytes is None

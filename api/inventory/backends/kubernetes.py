@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import threading
 import time
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
@@ -51,8 +53,17 @@ _KINDS = (
     ("ephemeralContainers", "ephemeralContainerStatuses"),
 )
 _VOLUME_TYPES = (
-    "hostPath", "emptyDir", "secret", "configMap", "projected", "persistentVolumeClaim", "downwardAPI", "csi",
-    "ephemeral", "nfs", "image",
+    "hostPath",
+    "emptyDir",
+    "secret",
+    "configMap",
+    "projected",
+    "persistentVolumeClaim",
+    "downwardAPI",
+    "csi",
+    "ephemeral",
+    "nfs",
+    "image",
 )
 
 
@@ -66,7 +77,8 @@ def _trim_container(c: dict[str, Any]) -> dict[str, Any]:
         "securityContext": c.get("securityContext") or {},
         "limits": (c.get("resources") or {}).get("limits") or {},
         "ports": [
-            {k: p[k] for k in ("containerPort", "protocol", "hostPort", "hostIP") if k in p} for p in c.get("ports") or []
+            {k: p[k] for k in ("containerPort", "protocol", "hostPort", "hostIP") if k in p}
+            for p in c.get("ports") or []
         ],
         "volumeMounts": [
             {k: m[k] for k in ("name", "mountPath", "readOnly") if k in m} for m in c.get("volumeMounts") or []
@@ -99,7 +111,7 @@ def trim_pod(pod: dict[str, Any]) -> dict[str, Any]:
             if k in meta
         },
         "spec": trimmed_spec,
-        "status": {k: status.get(k) for k in ("phase", "startTime") + tuple(s for _, s in _KINDS) if k in status},
+        "status": {k: status.get(k) for k in ("phase", "startTime", *tuple(s for _, s in _KINDS)) if k in status},
     }
 
 
@@ -266,9 +278,13 @@ class PodInformer:
 
     def stop(self) -> None:
         self._stop.set()
-        resp = self._resp
-        if resp is not None:
-            resp.close()  # unblocks a watch waiting for the next event
+        # Shut the socket down (not close(): that would wait on the reader's lock) to unblock a waiting watch.
+        sock = getattr(getattr(self._resp, "connection", None), "sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def pods(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -364,7 +380,7 @@ class PodInformer:
             except _ERRORS as exc:
                 self._failed(f"kubernetes API unreachable: {exc.__class__.__name__}")
                 need_list = True
-            except Exception as exc:  # noqa: BLE001 - the informer thread must survive anything and resync
+            except Exception as exc:
                 log.exception("pod informer crashed, resyncing")
                 self._failed(f"kubernetes pod cache error: {exc.__class__.__name__}")
                 need_list = True
