@@ -36,6 +36,10 @@ DOCKLE = os.environ.get("DOCKLE", shutil.which("dockle") or "")
 HELM = os.environ.get("HELM", shutil.which("helm") or "")
 DOCKER = os.environ.get("DOCKER", "/usr/bin/docker")
 SEVERITIES = "HIGH,CRITICAL"
+# Trivy must not phone home (version notices, telemetry, Maven lookups): the scans are offline and reproducible.
+os.environ.setdefault("TRIVY_SKIP_VERSION_CHECK", "true")
+os.environ.setdefault("TRIVY_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("TRIVY_OFFLINE_SCAN", "true")
 # The two gaps SCAN_OFFLINE_OK=1 may accept. Anything else that cannot run is an error.
 OFFLINE_GAPS = ("trivy-vuln-db", "dockle")
 
