@@ -1,0 +1,81 @@
+"""Unit-test fixtures: the real app factory with a recorded-data backend at the Backend boundary."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from inventory.app import create_app
+from inventory.backends.base import BackendUnavailable, Container, ContainerDetail, NotFound
+from inventory.backends.docker import container_from_list_entry, detail_from_inspect
+from inventory.config import load_settings
+
+FIXTURES = Path(__file__).parent / "fixtures" / "docker"
+
+
+def load_fixture(name: str) -> Any:
+    return json.loads((FIXTURES / name).read_text())
+
+
+class RecordedBackend:
+    """Serves recorded Docker Engine answers through the real normalisation code; counts calls."""
+
+    name = "docker"
+
+    def __init__(self) -> None:
+        self.listing = load_fixture("list.json")
+        self.inspects = {
+            d["Id"]: d for d in (load_fixture("inspect-insecure.json"), load_fixture("inspect-hardened.json"))
+        }
+        self.calls: dict[str, int] = {"ping": 0, "list": 0, "inspect": 0}
+        self.down = False
+        self.delay = 0.0
+        self._lock = threading.Lock()
+
+    def _count(self, op: str) -> None:
+        with self._lock:
+            self.calls[op] += 1
+        if self.delay:
+            threading.Event().wait(self.delay)
+        if self.down:
+            raise BackendUnavailable("docker engine unreachable: ConnectionError")
+
+    def ping(self) -> dict[str, Any]:
+        self._count("ping")
+        return {"engine": "docker", "version": "recorded", "api_version": "1.41"}
+
+    def list_containers(self, include_stopped: bool) -> list[Container]:
+        self._count("list")
+        items = [i for i in self.listing if include_stopped or i["State"] == "running"]
+        return [container_from_list_entry(i) for i in items]
+
+    def inspect(self, container_id: str) -> ContainerDetail:
+        self._count("inspect")
+        raw = self.inspects.get(container_id)
+        if raw is None:
+            # Containers without a recorded inspect answer: derive a hardened one.
+            entry = next((i for i in self.listing if i["Id"] == container_id), None)
+            if entry is None:
+                raise NotFound(container_id)
+            raw = dict(load_fixture("inspect-hardened.json"), Id=container_id, Name=entry["Names"][0])
+        return detail_from_inspect(raw)
+
+
+@pytest.fixture()
+def backend() -> RecordedBackend:
+    return RecordedBackend()
+
+
+def make_app(backend: RecordedBackend, **env: str) -> Any:
+    settings = load_settings({"CACHE_TTL": "0", "INSPECT_CACHE_TTL": "0", **env})
+    app = create_app(settings, backend)
+    app.testing = True
+    return app
+
+
+@pytest.fixture()
+def client(backend: RecordedBackend) -> Any:
+    return make_app(backend).test_client()

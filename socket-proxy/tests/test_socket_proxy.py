@@ -1,0 +1,188 @@
+"""The socket proxy's allow-list and filtering, unit-level and against a real unix-socket server."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socketserver
+import tempfile
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
+
+import pytest
+import socket_proxy as sp
+
+CID = "b07497b828312718a00095713261b655ebd163a72d066f91a72f1a06dd0f5245"
+
+
+@pytest.mark.parametrize(
+    ("method", "target", "route"),
+    [
+        ("GET", "/_ping", "ping"),
+        ("HEAD", "/_ping", "ping"),
+        ("GET", "/v1.41/_ping", "ping"),
+        ("GET", "/version", "version"),
+        ("GET", "/v1.45/version", "version"),
+        ("GET", "/containers/json", "list"),
+        ("GET", "/v1.41/containers/json?all=1&limit=5", "list"),
+        ("GET", "/containers/json?all=1&size=0&trunc_cmd=0", "list"),
+        ("GET", f"/containers/{CID}/json", "inspect"),
+        ("GET", "/v1.41/containers/web_1/json", "inspect"),
+    ],
+)
+def test_allowed(method: str, target: str, route: str) -> None:
+    assert sp.match_route(method, target) == (route, "ok")
+
+
+@pytest.mark.parametrize(
+    ("method", "target"),
+    [
+        ("POST", "/containers/create"),
+        ("POST", f"/containers/{CID}/start"),
+        ("POST", f"/containers/{CID}/stop"),
+        ("POST", f"/containers/{CID}/exec"),
+        ("POST", "/build"),
+        ("DELETE", f"/containers/{CID}"),
+        ("GET", f"/containers/{CID}/archive?path=/"),
+        ("GET", f"/containers/{CID}/export"),
+        ("GET", f"/containers/{CID}/logs?stdout=1"),
+        ("GET", f"/v1.41/containers/{CID}/logs"),
+        ("GET", "/images/json"),
+        ("GET", "/info"),
+        ("GET", "/secrets"),
+        ("GET", "/containers/json?size=1"),
+        ("GET", "/containers/json?size=true"),
+        ("GET", "/containers/json?before=x"),
+        ("GET", f"/containers/{CID}/json?size=1"),
+        ("GET", f"/containers/{CID}/json/../logs"),
+        ("GET", f"/containers%2F{CID}%2Flogs"),
+        ("GET", "//containers/json"),
+        ("GET", "/v1.41/../containers/x/logs"),
+        ("PUT", f"/containers/{CID}/archive"),
+        ("GET", "/containers/../../etc/passwd/json"),
+    ],
+)
+def test_refused(method: str, target: str) -> None:
+    route, reason = sp.match_route(method, target)
+    assert route is None and reason
+
+
+def test_redact_inspect_drops_secrets_and_keeps_security_fields() -> None:
+    doc = {
+        "Id": CID,
+        "Path": "/bin/app",
+        "Args": ["--password=hunter2"],
+        "Config": {
+            "Env": ["TOKEN=hunter2"],
+            "Cmd": ["--password=hunter2"],
+            "Entrypoint": ["/bin/app"],
+            "User": "10001",
+            "Healthcheck": {"Test": ["CMD-SHELL", "curl -u admin:hunter2 localhost"]},
+        },
+        "HostConfig": {"CapDrop": ["ALL"], "LogConfig": {"Type": "splunk", "Config": {"splunk-token": "hunter2"}}},
+        "GraphDriver": {"Data": {"MergedDir": "/var/lib/docker/overlay2/x/merged"}},
+    }
+    out = sp.redact_inspect(doc)
+    assert "hunter2" not in json.dumps(out)
+    assert out["Config"]["User"] == "10001" and out["HostConfig"]["CapDrop"] == ["ALL"]
+    assert out["Config"]["Healthcheck"]["Test"][0] == "CMD-SHELL"
+
+
+def test_redact_keeps_disabled_healthcheck_and_list_drops_command() -> None:
+    none = sp.redact_inspect({"Config": {"Healthcheck": {"Test": ["NONE"]}}})
+    assert none["Config"]["Healthcheck"]["Test"] == ["NONE"]
+    listing = sp.redact_list([{"Id": CID, "Command": "app --password=hunter2", "Image": "x"}])
+    assert listing == [{"Id": CID, "Image": "x"}]
+
+
+class FakeEngine(BaseHTTPRequestHandler):
+    """A recorded Docker engine on a unix socket; records what reached it."""
+
+    protocol_version = "HTTP/1.1"
+    seen: list[tuple[str, str]] = []
+
+    def do_GET(self) -> None:
+        FakeEngine.seen.append(("GET", self.path))
+        if "/containers/json" in self.path:
+            body = json.dumps([{"Id": CID, "Command": "app --password=hunter2", "Names": ["/web"]}])
+        elif self.path.endswith("/json"):
+            body = json.dumps({"Id": CID, "Config": {"Env": ["TOKEN=hunter2"], "User": "1"}, "Args": ["hunter2"]})
+        elif self.path.endswith("/version"):
+            body = json.dumps({"Version": "fake", "ApiVersion": "1.41"})
+        else:
+            body = "OK"
+        data = body.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Api-Version", "1.41")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_POST = do_HEAD = do_GET
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+
+
+@pytest.fixture()
+def proxy() -> Iterator[tuple[str, int]]:
+    tmp = tempfile.mkdtemp()
+    sock_path = os.path.join(tmp, "docker.sock")
+
+    class Handler(FakeEngine):
+        def address_string(self) -> str:
+            return "unix"
+
+    engine = UnixServer(sock_path, Handler)
+    threading.Thread(target=engine.serve_forever, daemon=True).start()
+    sp.ProxyHandler.socket_path = sock_path
+    server = sp.Server(("127.0.0.1", 0), sp.ProxyHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    FakeEngine.seen.clear()
+    yield "127.0.0.1", server.server_address[1]
+    server.shutdown()
+    engine.shutdown()
+
+
+def _call(addr: tuple[str, int], method: str, path: str, body: bytes | None = None) -> tuple[int, bytes, dict]:
+    conn = http.client.HTTPConnection(*addr, timeout=5)
+    conn.request(method, path, body=body)
+    resp = conn.getresponse()
+    return resp.status, resp.read(), dict(resp.getheaders())
+
+
+def test_forwards_and_filters_for_real(proxy: tuple[str, int]) -> None:
+    status, body, headers = _call(proxy, "GET", f"/v1.41/containers/{CID}/json")
+    assert status == 200 and b"hunter2" not in body and json.loads(body)["Config"] == {"User": "1"}
+    assert headers["Api-Version"] == "1.41"
+    status, body, _ = _call(proxy, "GET", "/v1.41/containers/json?all=1")
+    assert status == 200 and b"hunter2" not in body and json.loads(body)[0]["Names"] == ["/web"]
+    status, body, _ = _call(proxy, "HEAD", "/_ping")
+    assert status == 200 and body == b""
+
+
+def test_refusals_never_reach_the_engine(proxy: tuple[str, int]) -> None:
+    for method, path in [
+        ("POST", "/containers/create"),
+        ("GET", f"/containers/{CID}/logs"),
+        ("GET", f"/containers/{CID}/archive?path=/"),
+        ("DELETE", f"/containers/{CID}"),
+    ]:
+        status, body, _ = _call(proxy, method, path, b"{}" if method == "POST" else None)
+        assert status == 403 and b"socket-proxy" in body, path
+    status, _, _ = _call(proxy, "GET", "/_ping", b"smuggled")
+    assert status == 403
+    assert FakeEngine.seen == []
+
+
+def test_engine_down_is_502(proxy: tuple[str, int]) -> None:
+    sp.ProxyHandler.socket_path = "/nonexistent/docker.sock"
+    status, body, _ = _call(proxy, "GET", "/_ping")
+    assert status == 502 and b"unreachable" in body
