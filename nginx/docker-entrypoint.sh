@@ -8,6 +8,7 @@ set -eu
 : "${CONN_LIMIT:=64}"
 export API_UPSTREAM RATE_LIMIT RATE_BURST CONN_LIMIT
 mkdir -p /tmp/nginx/client_body /tmp/nginx/proxy /tmp/nginx/fastcgi /tmp/nginx/uwsgi /tmp/nginx/scgi /tmp/nginx/cache
+# shellcheck disable=SC2016 # literal ${VAR} names: envsubst substitutes only these
 envsubst '${API_UPSTREAM} ${RATE_LIMIT} ${RATE_BURST} ${CONN_LIMIT}' \
   < /etc/nginx/nginx.conf.template > /tmp/nginx/nginx.conf
 nginx -e stderr -t -q -c /tmp/nginx/nginx.conf

@@ -217,7 +217,8 @@ class Server(ThreadingHTTPServer):
 
 
 def main() -> None:
-    addr = os.environ.get("LISTEN_ADDR", "0.0.0.0")  # noqa: S104 - internal network only
+    # Binds all interfaces inside its container; compose/K8s keep it on an internal network.
+    addr = os.environ.get("LISTEN_ADDR", "0.0.0.0")  # noqa: S104  # nosec B104
     port = int(os.environ.get("LISTEN_PORT", "2375"))
     ProxyHandler.socket_path = os.environ.get("DOCKER_SOCKET", "/var/run/docker.sock")
     ProxyHandler.upstream_timeout = float(os.environ.get("UPSTREAM_TIMEOUT", "5"))

@@ -43,12 +43,11 @@ class TTLCache(Generic[T]):
             if entry is not None and entry[0] > now:
                 CACHE_REQUESTS.labels(self.name, "hit").inc()
                 return entry[1]
-            flight = self._flights.get(key)
-            leader = flight is None
+            existing = self._flights.get(key)
+            leader = existing is None
+            flight = existing if existing is not None else _Flight()
             if leader:
-                flight = _Flight()
                 self._flights[key] = flight
-        assert flight is not None
         if not leader:
             CACHE_REQUESTS.labels(self.name, "shared").inc()
             flight.done.wait()
