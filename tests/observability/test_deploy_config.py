@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
@@ -139,3 +140,18 @@ def test_compose_monitoring_profile_is_hardened() -> None:
     assert len(dockerfiles) == 3
     for dockerfile in dockerfiles:
         assert re.search(r"^USER 100\d\d:100\d\d$", dockerfile.read_text(), flags=re.M), dockerfile
+
+
+@pytest.mark.parametrize("path", sorted((MONITORING / "dashboards").glob("*.json")), ids=lambda p: p.stem)
+def test_dashboard_json_is_well_formed(path: Path) -> None:
+    doc = json.loads(path.read_text())
+    assert doc["uid"] == path.stem and doc["title"] and doc["panels"]
+    assert {v["name"] for v in doc["templating"]["list"]} == {"datasource", "namespace"}
+    ids = [p["id"] for p in doc["panels"]]
+    assert len(ids) == len(set(ids))
+    for panel in doc["panels"]:
+        grid = panel["gridPos"]
+        assert grid["x"] + grid["w"] <= 24, panel["title"]
+        assert panel["datasource"]["uid"] == "${datasource}"
+        refs = [t["refId"] for t in panel["targets"]]
+        assert refs and len(refs) == len(set(refs)) and all(t["expr"].strip() for t in panel["targets"])
