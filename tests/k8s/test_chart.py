@@ -15,9 +15,16 @@ from .conftest import CHART, ENVS, NAMESPACE, SHARED, by_kind, one, pod_spec, re
 # Oldest Kubernetes minor still supported upstream that this chart targets (ValidatingAdmissionPolicy GA is 1.30;
 # 1.33 is the oldest supported release at the time of writing) and the newest kubernetes-validate ships.
 PINNED_K8S = "1.33.0"
-NEWEST_K8S = kubernetes_validate.utils.latest_version() if hasattr(kubernetes_validate, "utils") else "1.37.0"
+NEWEST_K8S = kubernetes_validate.utils.latest_version()
 CRD_SCHEMAS = SHARED / "schemas" / "crds"
-BUILTIN_GROUPS = ("v1", "apps/v1", "policy/v1", "autoscaling/v2", "networking.k8s.io/v1", "rbac.authorization.k8s.io/v1")
+BUILTIN_GROUPS = (
+    "v1",
+    "apps/v1",
+    "policy/v1",
+    "autoscaling/v2",
+    "networking.k8s.io/v1",
+    "rbac.authorization.k8s.io/v1",
+)
 
 
 @pytest.mark.parametrize("env", ENVS)
@@ -88,9 +95,11 @@ def test_keda_enabled_renders_scaledobject_with_real_metric_and_cpu_trigger():
     assert "inventory_http_requests_total" in triggers["prometheus"]["metadata"]["query"]
     assert f'namespace="{NAMESPACE}"' in triggers["prometheus"]["metadata"]["query"]
     assert so["spec"]["minReplicaCount"] == 2 and so["spec"]["maxReplicaCount"] == 4
-    assert so["spec"]["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 300
+    behavior = so["spec"]["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]
+    assert behavior["scaleDown"]["stabilizationWindowSeconds"] == 300
     # KEDA owns the API's HPA; only nginx gets a plain HPA
-    assert [h["metadata"]["name"] for h in by_kind(docs, "HorizontalPodAutoscaler")] == ["inv-container-inventory-nginx-proxy"]
+    hpas = [h["metadata"]["name"] for h in by_kind(docs, "HorizontalPodAutoscaler")]
+    assert hpas == ["inv-container-inventory-nginx-proxy"]
 
 
 def test_keda_disabled_renders_a_plain_hpa_for_the_api():
@@ -205,7 +214,8 @@ def test_network_policies_default_deny_and_least_paths():
     assert nginx["egress"][0]["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == "flask-api"
     custom = render("prod", "networkPolicy.ingressController.namespace=traefik")
     nginx2 = one(custom, "NetworkPolicy", "nginx-proxy")["spec"]
-    assert nginx2["ingress"][0]["from"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] == "traefik"
+    peer = nginx2["ingress"][0]["from"][0]["namespaceSelector"]["matchLabels"]
+    assert peer["kubernetes.io/metadata.name"] == "traefik"
     assert not by_kind(render("prod", "networkPolicy.enabled=false"), "NetworkPolicy")
 
 
@@ -248,8 +258,12 @@ def test_monitoring_toggles_and_prometheus_rule_content():
     if source.exists():
         assert rule["spec"]["groups"] == yaml.safe_load(source.read_text())["groups"]
         assert rule["spec"]["groups"], "alert groups must not be empty"
-    off = render("prod", "monitoring.serviceMonitor.enabled=false", "monitoring.prometheusRule.enabled=false",
-                 "monitoring.podMonitor.enabled=true")
+    off = render(
+        "prod",
+        "monitoring.serviceMonitor.enabled=false",
+        "monitoring.prometheusRule.enabled=false",
+        "monitoring.podMonitor.enabled=true",
+    )
     assert not by_kind(off, "ServiceMonitor") and not by_kind(off, "PrometheusRule") and by_kind(off, "PodMonitor")
 
 
@@ -257,8 +271,19 @@ def test_ingress_optional_and_tls_needs_a_secret():
     assert not by_kind(render("minikube"), "Ingress")
     ing = one(render("prod"), "Ingress")
     assert ing["spec"]["tls"][0]["secretName"] == "inventory-tls"
-    proc = run([tool("helm"), "template", "x", str(CHART), "--set", "ingress.enabled=true",
-                "--set", "ingress.tls.enabled=true"], check=False)
+    proc = run(
+        [
+            tool("helm"),
+            "template",
+            "x",
+            str(CHART),
+            "--set",
+            "ingress.enabled=true",
+            "--set",
+            "ingress.tls.enabled=true",
+        ],
+        check=False,
+    )
     assert proc.returncode != 0 and "ingress.tls.secretName is required" in proc.stderr
 
 
@@ -271,7 +296,18 @@ def test_helm_test_hook_checks_the_api_through_nginx():
 
 
 def test_notes_tell_how_to_reach_the_api():
-    out = run([tool("helm"), "install", "inv", str(CHART), "-n", NAMESPACE, "--dry-run=client",
-               "-f", str(CHART / "values-minikube.yaml")]).stdout
+    out = run(
+        [
+            tool("helm"),
+            "install",
+            "inv",
+            str(CHART),
+            "-n",
+            NAMESPACE,
+            "--dry-run=client",
+            "-f",
+            str(CHART / "values-minikube.yaml"),
+        ]
+    ).stdout
     assert "port-forward svc/inv-container-inventory-nginx-proxy 8080:80" in out
     assert "helm test inv -n container-inventory" in out
