@@ -1,0 +1,244 @@
+"""Admission policies: generated output is current, and the CEL rules, evaluated by a real CEL engine
+(cel-python), admit the rendered chart of every environment and reject each bad manifest by exactly
+the rule(s) it breaks."""
+
+from __future__ import annotations
+
+import ast
+import copy
+import importlib.util
+import json
+from collections.abc import Callable
+from typing import Any
+
+import celpy
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+from .conftest import ENVS, POLICIES, ROOT, SHARED, pod_spec, render
+
+spec = importlib.util.spec_from_file_location("policy_generate", POLICIES / "generate.py")
+generate = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(generate)
+
+SOURCE = generate.load()
+RULE_IDS = [r["id"] for r in SOURCE["rules"]]
+EXTRA_IDS = {"host-ipc", "allowed-registry"}  # admission-only rules with no posture counterpart
+_ENV = celpy.Environment()
+
+
+def _posture_ids() -> set[str]:
+    """Rule ids from api/inventory/posture.py, read without importing Flask (not in this venv)."""
+    tree = ast.parse((ROOT / "api" / "inventory" / "posture.py").read_text())
+    return {
+        node.args[0].value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and getattr(node.func, "id", "") == "Rule"
+        and isinstance(node.args[0], ast.Constant)
+    }
+
+
+def _compile(expression: str) -> Callable[[dict[str, Any]], Any]:
+    program = _ENV.program(_ENV.compile(expression))
+    return lambda activation: program.evaluate(activation)
+
+
+VARIABLES = [(v["name"], _compile(v["expression"])) for v in SOURCE["variables"]]
+RULES = [(r["id"], _compile(r["expression"])) for r in SOURCE["rules"]]
+
+
+def violations(pod: dict[str, Any]) -> set[str]:
+    """Rule ids the pod breaks: variables are bound in order (as the API server does), then every rule runs."""
+    activation: dict[str, Any] = {"object": celpy.json_to_cel(pod)}
+    bound: dict[str, Any] = {}
+    for name, program in VARIABLES:
+        bound[name] = program({**activation, "variables": _cel_map(bound)})
+    activation["variables"] = _cel_map(bound)
+    failed = set()
+    for rule_id, program in RULES:
+        result = program(activation)
+        if isinstance(result, Exception):
+            raise AssertionError(f"rule {rule_id} errored: {result}")
+        if result is not True and result != celpy.celtypes.BoolType(True):
+            failed.add(rule_id)
+    return failed
+
+
+def _cel_map(values: dict[str, Any]) -> Any:
+    return celpy.celtypes.MapType({celpy.celtypes.StringType(k): v for k, v in values.items()})
+
+
+def as_pod(doc: dict[str, Any]) -> dict[str, Any]:
+    """What admission sees: a Pod made from a workload's template (or the Pod itself)."""
+    if doc["kind"] == "Pod":
+        return doc
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": doc["spec"]["template"]["metadata"], "spec": pod_spec(doc)}
+
+
+def chart_pods(env: str) -> list[dict[str, Any]]:
+    return [as_pod(d) for d in render(env) if d["kind"] in ("Deployment", "Pod", "StatefulSet", "DaemonSet", "Job")]
+
+
+# --- generated output and ids -------------------------------------------------------------------------------------
+
+
+def test_generated_policies_are_current():
+    for path, text in generate.outputs().items():
+        assert path.exists(), f"{path} missing: run python deploy/policies/generate.py"
+        assert path.read_text() == text, f"{path.name} is stale: run python deploy/policies/generate.py"
+
+
+def test_rule_ids_reuse_posture_ids():
+    posture = _posture_ids()
+    assert len(posture) == 11
+    assert set(RULE_IDS) - EXTRA_IDS == posture
+    assert len(RULE_IDS) == len(set(RULE_IDS))
+
+
+def test_both_engines_carry_the_same_expressions():
+    docs = {p.name: list(yaml.safe_load_all(p.read_text())) for p in (POLICIES / "generated").glob("*.yaml")}
+    (kyverno,) = docs["kyverno-clusterpolicy.yaml"]
+    vap, binding = docs["validating-admission-policy.yaml"]
+    source = [r["expression"] for r in SOURCE["rules"]]
+    assert [r["validate"]["cel"]["expressions"][0]["expression"] for r in kyverno["spec"]["rules"]] == source
+    assert [v["expression"] for v in vap["spec"]["validations"]] == source
+    assert binding["spec"]["policyName"] == vap["metadata"]["name"]
+    assert binding["spec"]["validationActions"][0] == "Deny"
+
+
+@pytest.mark.parametrize("version", ["1.33.0", "1.37.0"])
+def test_vap_validates_against_kubernetes_openapi(version):
+    for doc in yaml.safe_load_all((POLICIES / "generated" / "validating-admission-policy.yaml").read_text()):
+        kubernetes_validate.validate(doc, version, strict=True)
+
+
+def test_kyverno_policy_matches_its_crd_schema():
+    schema = SHARED / "schemas" / "crds" / "kyverno.io" / "clusterpolicy_v1.json"
+    if not schema.exists():
+        pytest.skip(reason=f"Kyverno CRD schema not found at {schema} (../shared is absent)")
+    (doc,) = yaml.safe_load_all((POLICIES / "generated" / "kyverno-clusterpolicy.yaml").read_text())
+    jsonschema.validate(doc, json.loads(schema.read_text()))
+
+
+def test_namespace_the_chart_creates_is_selected_by_the_binding():
+    ns = next(d for d in render("prod") if d["kind"] == "Namespace")
+    for key, value in SOURCE["namespaceLabel"].items():
+        assert ns["metadata"]["labels"][key] == value
+
+
+# --- the rendered chart is admitted -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_rendered_chart_is_admitted(env):
+    pods = chart_pods(env)
+    assert len(pods) == 3  # flask-api, nginx-proxy, helm test pod
+    for pod in pods:
+        assert violations(pod) == set(), pod["metadata"].get("labels")
+
+
+@pytest.mark.parametrize("setting", ["auth.mode=vault", "auth.mode=external-secrets", "nginx.exporter.enabled=false"])
+def test_chart_variants_are_admitted(setting):
+    for pod in [as_pod(d) for d in render("prod", setting) if d["kind"] in ("Deployment", "Pod")]:
+        assert violations(pod) == set()
+
+
+# --- bad manifests: each rejected by exactly the rule it breaks ---------------------------------------------------
+
+
+def _sc(pod: dict[str, Any], i: int = 0) -> dict[str, Any]:
+    return pod["spec"]["containers"][i].setdefault("securityContext", {})
+
+
+def _image(pod: dict[str, Any], change: Callable[[str], str]) -> None:
+    container = pod["spec"]["containers"][0]
+    container["image"] = change(container["image"])
+
+
+MUTATIONS: dict[str, Callable[[dict[str, Any]], None]] = {
+    "run-as-root": lambda p: _sc(p).update(runAsUser=0, runAsNonRoot=False),
+    "privileged": lambda p: _sc(p).update(privileged=True),
+    "host-network": lambda p: p["spec"].update(hostNetwork=True),
+    "host-pid": lambda p: p["spec"].update(hostPID=True),
+    "host-ipc": lambda p: p["spec"].update(hostIPC=True),
+    "added-capabilities": lambda p: _sc(p)["capabilities"].update(add=["NET_ADMIN"]),
+    "privilege-escalation": lambda p: _sc(p).update(allowPrivilegeEscalation=True),
+    "writable-rootfs": lambda p: _sc(p).pop("readOnlyRootFilesystem"),
+    "docker-socket-mounted": lambda p: (
+        p["spec"]["volumes"].append({"name": "sock", "hostPath": {"path": "/var/run/docker.sock", "type": "Socket"}}),
+        p["spec"]["containers"][0]["volumeMounts"].append({"name": "sock", "mountPath": "/var/run/docker.sock"}),
+    ),
+    "no-memory-limit": lambda p: p["spec"]["containers"][0]["resources"]["limits"].pop("memory"),
+    "no-healthcheck": lambda p: p["spec"]["containers"][0].pop("readinessProbe"),
+    # keep the registry, float the tag / keep the name and tag, move the registry: so both compose
+    "mutable-image-tag": lambda p: _image(p, lambda img: img.split("@")[0].rsplit(":", 1)[0] + ":latest"),
+    "allowed-registry": lambda p: _image(p, lambda img: "docker.io/library/" + img.rsplit("/", 1)[1]),
+}
+
+
+@pytest.fixture(scope="module")
+def good_pod() -> dict[str, Any]:
+    pods = chart_pods("prod")
+    pod = next(p for p in pods if p["metadata"]["labels"].get("app.kubernetes.io/name") == "flask-api")
+    assert violations(pod) == set()
+    return pod
+
+
+def test_every_rule_has_a_bad_manifest():
+    assert set(MUTATIONS) == set(RULE_IDS)
+
+
+@pytest.mark.parametrize("rule_id", list(MUTATIONS))
+def test_bad_manifest_is_rejected_by_exactly_its_rule(good_pod, rule_id):
+    pod = copy.deepcopy(good_pod)
+    MUTATIONS[rule_id](pod)
+    assert violations(pod) == {rule_id}
+
+
+@pytest.mark.parametrize(
+    "combo",
+    [
+        ("privileged", "host-network", "host-pid"),
+        ("run-as-root", "writable-rootfs", "privilege-escalation", "added-capabilities"),
+        ("docker-socket-mounted", "no-memory-limit", "no-healthcheck"),
+        ("mutable-image-tag", "host-ipc"),
+        tuple(MUTATIONS),
+    ],
+)
+def test_combinations_are_rejected_by_exactly_those_rules(good_pod, combo):
+    pod = copy.deepcopy(good_pod)
+    for rule_id in combo:
+        MUTATIONS[rule_id](pod)
+    assert violations(pod) == set(combo)
+
+
+def test_root_via_pod_level_user_and_missing_non_root_are_caught(good_pod):
+    pod = copy.deepcopy(good_pod)
+    pod["spec"]["securityContext"]["runAsUser"] = 0
+    assert violations(pod) == {"run-as-root"}
+    pod = copy.deepcopy(good_pod)
+    pod["spec"]["securityContext"].pop("runAsNonRoot")
+    for c in pod["spec"]["containers"]:
+        c["securityContext"].pop("runAsNonRoot")
+    assert violations(pod) == {"run-as-root"}
+
+
+def test_init_containers_are_checked_too(good_pod):
+    pod = copy.deepcopy(good_pod)
+    init = copy.deepcopy(pod["spec"]["containers"][0])
+    init.update(name="init", image="busybox")
+    init.pop("livenessProbe")
+    init.pop("readinessProbe")  # init containers need no probes
+    pod["spec"]["initContainers"] = [init]
+    assert violations(pod) == {"mutable-image-tag", "allowed-registry"}
+
+
+def test_digest_pinned_and_registry_port_images(good_pod):
+    pod = copy.deepcopy(good_pod)
+    pod["spec"]["containers"][0]["image"] = "ghcr.io/container-inventory/flask-api@sha256:" + "a" * 64
+    assert violations(pod) == set()
+    pod["spec"]["containers"][0]["image"] = "registry.local/container-inventory/flask-api"  # untagged = latest
+    assert violations(pod) == {"mutable-image-tag"}
