@@ -7,7 +7,17 @@ set -eu
 : "${RATE_BURST:=40}"
 : "${CONN_LIMIT:=64}"
 export API_UPSTREAM RATE_LIMIT RATE_BURST CONN_LIMIT
-mkdir -p /tmp/nginx/client_body /tmp/nginx/proxy /tmp/nginx/fastcgi /tmp/nginx/uwsgi /tmp/nginx/scgi /tmp/nginx/cache
+mkdir -p /tmp/nginx/client_body /tmp/nginx/proxy /tmp/nginx/fastcgi /tmp/nginx/uwsgi /tmp/nginx/scgi \
+         /tmp/nginx/cache /tmp/nginx/extra /tmp/nginx/static
+if [ "${BENCH_STATIC:-0}" = "1" ]; then
+  # `make bench` only: serve files from the tmpfs to measure this Nginx's static ceiling.
+  cat > /tmp/nginx/extra/bench-static.conf <<'CONF'
+location /_bench/ {
+    alias /tmp/nginx/static/;
+    default_type application/json;
+}
+CONF
+fi
 # shellcheck disable=SC2016 # literal ${VAR} names: envsubst substitutes only these
 envsubst '${API_UPSTREAM} ${RATE_LIMIT} ${RATE_BURST} ${CONN_LIMIT}' \
   < /etc/nginx/nginx.conf.template > /tmp/nginx/nginx.conf
