@@ -26,6 +26,9 @@ export IMAGE_TAG REGISTRY VERSION GIT_SHA BUILD_TIME BASE_IMAGE
 IMAGES      := flask-api nginx-proxy socket-proxy
 CA_BUNDLE   ?= /etc/ssl/certs/ca-certificates.crt
 PROJECT     ?= inventory
+# Setting API_TOKEN_DIR (a directory with a "token" file) turns on bearer auth (compose.auth.yaml).
+COMPOSE_FILES := -f compose.yaml $(if $(API_TOKEN_DIR),-f compose.auth.yaml)
+export API_TOKEN_DIR
 export COMPOSE_PROJECT_NAME ?= $(PROJECT)
 export DOCKER_GID ?= $(shell stat -c %g /var/run/docker.sock 2>/dev/null || echo 0)
 
@@ -72,13 +75,13 @@ images: base-image ## build flask-api, nginx-proxy, socket-proxy with BuildKit
 
 up: images ## start the hardened stack on 127.0.0.1:8080 and wait until healthy
 	@echo "==> compose up (project $(COMPOSE_PROJECT_NAME))"
-	@$(COMPOSE) -f compose.yaml up -d --no-build
+	@$(COMPOSE) $(COMPOSE_FILES) up -d --no-build
 	@bash scripts/wait-healthy.sh $(COMPOSE_PROJECT_NAME)
 	@echo "==> ready: http://127.0.0.1:8080/api/containers"
 	@echo "    try:   curl -s http://127.0.0.1:8080/api/containers | python3 -m json.tool"
 
 down: ## stop and remove everything `make up` created (containers, networks, volumes)
-	@$(COMPOSE) -f compose.yaml down -v --remove-orphans
+	@$(COMPOSE) $(COMPOSE_FILES) down -v --remove-orphans
 
 integration: venv images ## real-Docker integration suite (the Jenkins runner-job)
 	@echo "==> integration tests (real Docker)"
