@@ -88,3 +88,12 @@ def test_runbook_sections_exist() -> None:
     headings = set(re.findall(r"^### (\S+)\s*$", runbooks.read_text(), flags=re.M))
     missing = EXPECTED_ALERTS - headings
     assert not missing, f"docs/RUNBOOKS.md lacks '### <AlertName>' sections for {sorted(missing)}"
+
+
+def test_chart_embeds_the_same_rules() -> None:
+    """The Helm chart packages a copy (.Files.Get needs it inside the chart): it must not drift."""
+    copies = sorted((ROOT / "deploy" / "helm").glob("*/files/inventory-rules.yaml"))
+    if not copies:
+        pytest.skip(reason="no deploy/helm/*/files/inventory-rules.yaml (chart not present)")
+    for copy in copies:
+        assert copy.read_text() == RULES.read_text(), f"{copy} differs from {RULES}: copy it again"
