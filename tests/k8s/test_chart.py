@@ -189,12 +189,12 @@ def test_created_secret_requires_a_token_and_never_renders_it_elsewhere():
 
 
 def test_namespace_has_restricted_pod_security_and_admission_label():
-    ns = one(render("prod"), "Namespace")
+    ns = one(render("prod", "namespace.create=true"), "Namespace")
     labels = ns["metadata"]["labels"]
     for mode in ("enforce", "audit", "warn"):
         assert labels[f"pod-security.kubernetes.io/{mode}"] == "restricted"
     assert labels["container-inventory.io/admission"] == "enforced"
-    assert not by_kind(render("prod", "namespace.create=false"), "Namespace")
+    assert not by_kind(render("prod"), "Namespace")  # default: deploy.sh applies it before helm
 
 
 def test_network_policies_default_deny_and_least_paths():

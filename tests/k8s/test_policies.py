@@ -124,7 +124,7 @@ def test_kyverno_policy_matches_its_crd_schema():
 
 
 def test_namespace_the_chart_creates_is_selected_by_the_binding():
-    ns = next(d for d in render("prod") if d["kind"] == "Namespace")
+    ns = next(d for d in render("prod", "namespace.create=true") if d["kind"] == "Namespace")
     for key, value in SOURCE["namespaceLabel"].items():
         assert ns["metadata"]["labels"][key] == value
 

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Start minikube (Calico, so NetworkPolicies are enforced), load the locally built images, then run
+# deploy.sh --env minikube (platform charts, policies, chart, helm test).
+#   minikube-up.sh [--dry-run] [--profile NAME]
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=/dev/null  # lib.sh next to this script (pinned versions, run/die/need)
+source "$HERE/lib.sh"
+
+PROFILE="container-inventory"
+K8S_VERSION="${K8S_VERSION:-v1.33.5}"
+IMAGE_TAG="${IMAGE_TAG:-$(cat "$HERE/../../VERSION")}"
+LOCAL_REGISTRY="registry.local/container-inventory"
+DOCKER="${DOCKER:-docker}"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --dry-run) DRY_RUN=1; shift ;;
+    --profile) PROFILE="${2:-}"; shift 2 ;;
+    -h|--help) sed -n '2,4p' "$0"; exit 0 ;;
+    *) die "unknown argument: $1 (see --help)" ;;
+  esac
+done
+export DRY_RUN
+need minikube "$DOCKER"
+
+echo "==> minikube $PROFILE (Kubernetes $K8S_VERSION, Calico CNI)$([ "$DRY_RUN" = 1 ] && echo ' [dry run]')"
+run minikube start --profile "$PROFILE" --kubernetes-version "$K8S_VERSION" --cni calico \
+  --cpus 2 --memory 6g --addons ingress --addons metrics-server
+
+echo "==> load images (tag $IMAGE_TAG) as $LOCAL_REGISTRY/* (the chart's minikube registry; imagePullPolicy Never)"
+for image in flask-api nginx-proxy; do
+  run "$DOCKER" tag "$image:$IMAGE_TAG" "$LOCAL_REGISTRY/$image:$IMAGE_TAG"
+  run minikube --profile "$PROFILE" image load "$LOCAL_REGISTRY/$image:$IMAGE_TAG"
+done
+
+DEPLOY=("$HERE/deploy.sh" --env minikube --context "$PROFILE")
+if [ "$DRY_RUN" = 1 ]; then
+  DEPLOY+=(--dry-run)
+fi
+# deploy.sh prints (and in a dry run only prints) its own commands.
+"${DEPLOY[@]}" -- --set "api.image.tag=$IMAGE_TAG" --set "nginx.image.tag=$IMAGE_TAG"
+echo "==> API: kubectl --context $PROFILE -n container-inventory port-forward svc/inventory-container-inventory-nginx-proxy 8080:80"
+echo "    or:  minikube --profile $PROFILE service -n container-inventory inventory-container-inventory-nginx-proxy --url"
