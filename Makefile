@@ -37,7 +37,7 @@ LINT_TARGETS :=
 TEST_TARGETS :=
 -include $(ROOT)/mk/*.mk
 
-.PHONY: help venv lint unit images base-image up down wait integration test bench clean
+.PHONY: help venv lint secrets-baseline unit images base-image up down wait integration test bench clean
 help: ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
@@ -55,6 +55,10 @@ lint: venv $(LINT_TARGETS) ## ruff, hadolint, shellcheck, yamllint, bandit, dete
 	@echo "==> yamllint"; yamllint -s .
 	@echo "==> bandit"; bandit -q -c pyproject.toml -r api/inventory socket-proxy/socket_proxy.py
 	@echo "==> detect-secrets"; git ls-files -z | xargs -0 detect-secrets-hook --baseline .secrets.baseline
+
+secrets-baseline: venv ## re-scan the repo into .secrets.baseline (audit the diff before committing it)
+	@git ls-files -z | xargs -0 detect-secrets scan --exclude-files '^\.secrets\.baseline$$' > .secrets.baseline
+	@python3 -c "import json; r=json.load(open('.secrets.baseline'))['results']; [print(f, x['line_number'], x['type']) for f, v in r.items() for x in v]"
 
 unit: venv ## unit tests (no Docker needed)
 	@echo "==> unit tests"
