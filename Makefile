@@ -37,7 +37,7 @@ LINT_TARGETS :=
 TEST_TARGETS :=
 -include $(ROOT)/mk/*.mk
 
-.PHONY: help venv lint secrets-baseline unit images base-image up down wait integration test bench clean
+.PHONY: help deps venv lint secrets-baseline unit images base-image up down wait integration test bench clean
 help: ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
@@ -77,7 +77,10 @@ images: base-image ## build flask-api, nginx-proxy, socket-proxy with BuildKit
 	    -t $(REGISTRY)$$img:$(IMAGE_TAG) -t $(REGISTRY)$$img:$(GIT_SHA) -f $$(scripts/image-dir.sh $$img)/Dockerfile $$(scripts/image-dir.sh $$img) >/dev/null; \
 	done
 
-up: images ## start the hardened stack on 127.0.0.1:8080 and wait until healthy
+deps: ## install missing Debian packages (tools/apt-packages.txt) and start dockerd if none answers
+	@bash scripts/install-deps.sh
+
+up: deps images ## start the hardened stack on 127.0.0.1:8080 and wait until healthy
 	@echo "==> compose up (project $(COMPOSE_PROJECT_NAME))"
 	@$(COMPOSE) $(COMPOSE_FILES) up -d --no-build
 	@bash scripts/wait-healthy.sh $(COMPOSE_PROJECT_NAME)
@@ -91,7 +94,7 @@ integration: venv images ## real-Docker integration suite (the Jenkins runner-jo
 	@echo "==> integration tests (real Docker)"
 	@pytest -q tests/integration --junitxml=reports/integration.xml
 
-test: lint unit integration $(TEST_TARGETS) ## everything CI runs
+test: deps lint unit integration $(TEST_TARGETS) ## everything CI runs
 	@echo "==> all tests passed"
 
 bench: venv images ## benchmark (prints a table; not part of the tests)

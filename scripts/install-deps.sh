@@ -8,9 +8,13 @@ sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 mapfile -t wanted < <(grep -vE '^\s*(#|$)' tools/apt-packages.txt | awk '{print $1}')
 missing=()
-for pkg in "${wanted[@]}"; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-done
+if command -v dpkg-query >/dev/null; then
+  for pkg in "${wanted[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+else
+  echo "install-deps: not a Debian-based system; install these yourself: ${wanted[*]}"
+fi
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "install-deps: apt-get install ${missing[*]}"
   $sudo apt-get update -qq
