@@ -322,3 +322,40 @@ def test_checkov_skips_only_where_they_apply_and_carry_a_reason():
     for value in skips.values():
         check, reason = value.split("=", 1)
         assert check in ("CKV_K8S_43", "CKV_K8S_15") and len(reason) > 30
+
+
+def _quantity(value: str | int) -> float:
+    value = str(value)
+    units = {"m": 1e-3, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30}
+    for suffix, factor in units.items():
+        if value.endswith(suffix):
+            return float(value[: -len(suffix)]) * factor
+    return float(value)
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_quota_fits_fully_scaled_out_workloads_during_a_rollout(env):
+    """maxReplicas (+1 surge pod) of every workload must fit the namespace ResourceQuota."""
+    docs = render(env)
+    hard = one(docs, "ResourceQuota")["spec"]["hard"]
+    scalers = {s["spec"]["scaleTargetRef"]["name"]: s["spec"] for s in by_kind(docs, "ScaledObject")}
+    hpas = {h["spec"]["scaleTargetRef"]["name"]: h["spec"] for h in by_kind(docs, "HorizontalPodAutoscaler")}
+    totals: dict[str, float] = {}
+    pods = 0
+    for dep in by_kind(docs, "Deployment"):
+        name = dep["metadata"]["name"]
+        replicas = (
+            scalers[name]["maxReplicaCount"]
+            if name in scalers
+            else hpas[name]["maxReplicas"]
+            if name in hpas
+            else dep["spec"]["replicas"]
+        ) + dep["spec"]["strategy"]["rollingUpdate"]["maxSurge"]
+        pods += replicas
+        for c in pod_spec(dep)["containers"]:
+            for kind in ("requests", "limits"):
+                for res, value in c["resources"][kind].items():
+                    totals[f"{kind}.{res}"] = totals.get(f"{kind}.{res}", 0) + replicas * _quantity(value)
+    for key, used in totals.items():
+        assert used <= _quantity(hard[key]), f"{env}: {key} needs {used} at max scale, quota is {hard[key]}"
+    assert pods <= int(hard["pods"])
