@@ -34,6 +34,7 @@ CHECKOV = os.environ.get("CHECKOV", str(ROOT / ".venv-scan/bin/checkov"))
 HADOLINT = os.environ.get("HADOLINT", shutil.which("hadolint") or "hadolint")
 DOCKLE = os.environ.get("DOCKLE", shutil.which("dockle") or "")
 HELM = os.environ.get("HELM", shutil.which("helm") or "")
+HELM_NAMESPACE = os.environ.get("SCAN_HELM_NAMESPACE", "container-inventory")
 DOCKER = os.environ.get("DOCKER", "/usr/bin/docker")
 SEVERITIES = "HIGH,CRITICAL"
 # Trivy must not phone home (version notices, telemetry, Maven lookups): the scans are offline and reproducible.
@@ -241,13 +242,29 @@ def render_chart(chart: Path) -> list[str]:
         variants[overlay.stem.removeprefix("values-")] = ["-f", str(overlay)]
     rendered = []
     for variant, flags in variants.items():
-        proc = run([HELM, "template", "inventory", str(chart), *flags])
+        # Same release name and namespace as deploy/scripts/deploy.sh, so the scanners see what gets applied.
+        proc = run([HELM, "template", "inventory", str(chart), "--namespace", HELM_NAMESPACE, *flags])
         if proc.returncode != 0:
             raise RuntimeError(f"helm template {chart} ({variant}) failed: {proc.stderr.strip()[-300:]}")
         target = out_dir / f"{chart.name}-{variant}.yaml"
-        target.write_text(proc.stdout)
+        target.write_text(strip_inline_suppressions(proc.stdout, f"{chart.name} ({variant})"))
         rendered.append(str(target))
     return rendered
+
+
+def strip_inline_suppressions(manifests: str, what: str) -> str:
+    """Drop `checkov.io/skip*` annotations: scan/waivers.yaml is the only place a finding may be accepted."""
+    docs = [d for d in yaml.safe_load_all(manifests) if d]
+    stripped = 0
+    for doc in docs:
+        for meta in (doc.get("metadata") or {}, ((doc.get("spec") or {}).get("template") or {}).get("metadata") or {}):
+            notes = meta.get("annotations") or {}
+            for key in [k for k in notes if k.startswith("checkov.io/skip")]:
+                del notes[key]
+                stripped += 1
+    if stripped:
+        print(f"==> [NOTE] {what}: ignored {stripped} inline checkov.io/skip annotation(s); scan/waivers.yaml rules")
+    return yaml.safe_dump_all(docs, sort_keys=False)
 
 
 def cmd_config(args: argparse.Namespace, waivers: Waivers) -> int:

@@ -14,6 +14,7 @@ EXPECTED_JOBS = {"build-flask-api", "build-nginx-proxy", "runner-job", "deploy"}
 CI_EXERCISED = {
     "push": "tests/cicd/test_scan_gates.py::test_push_* run it for real (refusal) and in PUSH_DRY_RUN mode",
     "down": "tests/cicd/test_scan_gates.py::test_make_down_is_a_safe_cleanup runs it for real",
+    "deploy": "tests/cicd/test_deploy_target.py runs it as deploy.Jenkinsfile does, in DRY_RUN mode (no cluster here)",
 }
 
 

@@ -236,6 +236,9 @@ def bad_chart(tmp_path: Path) -> Path:
     (chart / "Chart.yaml").write_text("apiVersion: v2\nname: badchart\nversion: 0.1.0\n")
     (chart / "values.yaml").write_text("privileged: true\n")
     pod = (FIXTURES / "bad-pod.yaml").read_text().replace("privileged: true", "privileged: {{ .Values.privileged }}")
+    # An inline suppression must not count: only scan/waivers.yaml may accept a finding.
+    inline = "  annotations:\n    checkov.io/skip1: CKV_K8S_16=inline waivers do not count\n"
+    pod = pod.replace("  namespace: default\n", inline)
     (chart / "templates" / "pod.yaml").write_text(pod)
     return chart
 
@@ -261,3 +264,19 @@ def test_bad_chart_fails_when_rendered_with_helm(tmp_path: Path) -> None:
     assert result["checkov kubernetes"] == "FINDINGS"
     assert any(k.startswith("trivy config") and "rendered/badchart-default.yaml" in k for k in result)
     assert "CKV_K8S_16" in out
+    assert "ignored 1 inline checkov.io/skip annotation(s)" in out
+
+
+def test_no_inline_suppressions_in_scanned_sources() -> None:
+    """Dockerfiles and compose files carry no scanner suppressions of their own (chart annotations are stripped)."""
+    files = subprocess.run(
+        ["git", "-C", str(ROOT), "ls-files", "*Dockerfile", "compose.yaml", "*/compose.yaml"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert "api/Dockerfile" in files
+    for f in files:
+        text = (ROOT / f).read_text().lower()
+        for marker in ("checkov:skip", "trivy:ignore", "hadolint ignore", "checkov.io/skip"):
+            assert marker not in text, f"{f}: inline suppression {marker!r}; use scan/waivers.yaml"
