@@ -313,17 +313,6 @@ def test_notes_tell_how_to_reach_the_api():
     assert "helm test inv -n container-inventory" in out
 
 
-def test_checkov_skips_only_where_they_apply_and_carry_a_reason():
-    digest = "sha256:" + "cd" * 32
-    pinned = render("prod", f"api.image.digest={digest}")
-    assert "annotations" not in one(pinned, "Deployment", "flask-api")["metadata"]  # digest + Always: nothing to skip
-    skips = one(render("minikube"), "Deployment", "flask-api")["metadata"]["annotations"]
-    assert set(skips) == {"checkov.io/skip1", "checkov.io/skip2"}
-    for value in skips.values():
-        check, reason = value.split("=", 1)
-        assert check in ("CKV_K8S_43", "CKV_K8S_15") and len(reason) > 30
-
-
 def _quantity(value: str | int) -> float:
     value = str(value)
     units = {"m": 1e-3, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30}

@@ -65,15 +65,3 @@ topologySpreadConstraints:
 {{- end }}
 {{- end -}}
 
-{{/* Checkov skips, only when they apply, each with its reason: (dict "ctx" $ "images" (list .Values.api.image ...)) */}}
-{{- define "ci.checkovSkips" -}}
-{{- $n := 0 }}
-{{- $undigested := false }}
-{{- range .images }}{{ if not .digest }}{{ $undigested = true }}{{ end }}{{ end }}
-{{- if $undigested }}{{ $n = add1 $n }}
-checkov.io/skip{{ $n }}: CKV_K8S_43=set api/nginx image.digest at deploy time; admission policy mutable-image-tag already forbids latest and untagged images
-{{- end }}
-{{- if ne .ctx.Values.imagePullPolicy "Always" }}{{ $n = add1 $n }}
-checkov.io/skip{{ $n }}: CKV_K8S_15=imagePullPolicy {{ .ctx.Values.imagePullPolicy }} is deliberate here (minikube loads images locally; release tags are immutable)
-{{- end }}
-{{- end -}}
