@@ -242,3 +242,33 @@ def test_digest_pinned_and_registry_port_images(good_pod):
     assert violations(pod) == set()
     pod["spec"]["containers"][0]["image"] = "registry.local/container-inventory/flask-api"  # untagged = latest
     assert violations(pod) == {"mutable-image-tag"}
+
+
+def _vault_agent(image: str) -> dict[str, Any]:
+    """The sidecar the Vault Agent injector adds (its default security context and resources)."""
+    return {
+        "name": "vault-agent",
+        "image": image,
+        "resources": {"limits": {"cpu": "500m", "memory": "128Mi"}, "requests": {"cpu": "250m", "memory": "64Mi"}},
+        "securityContext": {
+            "runAsUser": 10001,
+            "runAsGroup": 1000,
+            "runAsNonRoot": True,
+            "readOnlyRootFilesystem": True,
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+        },
+    }
+
+
+def test_vault_agent_sidecar_from_the_mirrored_image_is_admitted():
+    docs = render("prod")
+    dep = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"].endswith("flask-api"))
+    agent_image = dep["spec"]["template"]["metadata"]["annotations"]["vault.hashicorp.com/agent-image"]
+    pod = copy.deepcopy(as_pod(dep))
+    pod["spec"]["containers"].append(_vault_agent(agent_image))
+    assert violations(pod) == set()
+    pod["spec"]["containers"][-1] = _vault_agent("hashicorp/vault:1.20.4")
+    assert violations(pod) == {"allowed-registry"}
+    pod["spec"]["containers"][-1]["name"] = "sidecar"  # the probe exemption is for the injected agent only
+    assert violations(pod) == {"allowed-registry", "no-healthcheck"}
