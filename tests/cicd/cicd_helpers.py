@@ -22,10 +22,10 @@ def groovy_env() -> dict[str, str]:
 
 
 @cache
-def seed_calls() -> dict[str, Any]:
-    """The call tree the seed script makes, from evaluating it with real Groovy (tests/cicd/dsl_probe.groovy)."""
+def probe(path: Path) -> dict[str, Any]:
+    """The calls a Job DSL script or Jenkinsfile makes, from evaluating it with real Groovy (dsl_probe.groovy)."""
     proc = subprocess.run(
-        ["groovy", str(Path(__file__).with_name("dsl_probe.groovy")), str(SEED)],
+        ["groovy", str(Path(__file__).with_name("dsl_probe.groovy")), str(path)],
         capture_output=True,
         text=True,
         env=groovy_env(),
@@ -34,6 +34,18 @@ def seed_calls() -> dict[str, Any]:
     )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
+
+
+def seed_calls() -> dict[str, Any]:
+    return probe(SEED)
+
+
+def names(node: dict[str, Any]) -> set[str]:
+    """Every call name below `node`."""
+    out = set()
+    for c in node["children"]:
+        out |= {c["name"]} | names(c)
+    return out
 
 
 def find(node: dict[str, Any], name: str) -> list[dict[str, Any]]:

@@ -1,6 +1,7 @@
-// Evaluates the Job DSL seed script with real Groovy and prints the call tree it makes as JSON.
-// Every DSL call (folder, pipelineJob, scriptPath, choiceParam, ...) is recorded with its arguments, and nested
-// closures are evaluated, so the test sees what the seed really generates (loops, conditions and all).
+// Evaluates a Job DSL script or a declarative Jenkinsfile with real Groovy and prints the calls it makes as JSON.
+// Every method call (folder, pipelineJob, stage, sh, withCredentials, ...) is recorded with its arguments and
+// nested closures are evaluated, so tests see what the script really does (loops, conditions and all), and a
+// misspelt step shows up as an unknown call instead of passing a plain syntax check.
 import groovy.json.JsonOutput
 import org.codehaus.groovy.control.CompilerConfiguration
 
@@ -22,11 +23,20 @@ class Call {
                 call.args << plain(arg)
             }
         }
-        return call
+        // What a step returns is a detached value: calls on it (e.g. sh(...).trim()) are not steps.
+        return new Call(name: "result of ${method}")
     }
 
+    // env.X, params.X, scm, currentBuild ...: detached values, never steps.
+    def propertyMissing(String property) { new Call(name: property) }
+
+    // environment { X = '...' } assigns; record it as an `=X` call so tests can see the variable.
+    def propertyMissing(String property, Object value) { children << new Call(name: "=${property}", args: [plain(value)]) }
+
+    String toString() { name }
+
     private static Object plain(Object value) {
-        if (value instanceof GString) { return value.toString() }
+        if (value instanceof GString || value instanceof Call) { return value.toString() }
         if (value instanceof Collection) { return value.collect { plain(it) } }
         if (value instanceof Map) { return value.collectEntries { k, v -> [(k.toString()): plain(v)] } }
         return value
@@ -38,8 +48,9 @@ class Call {
 CompilerConfiguration config = new CompilerConfiguration()
 config.scriptBaseClass = DelegatingScript.name
 GroovyShell shell = new GroovyShell(new Binding(), config)
-DelegatingScript seed = (DelegatingScript) shell.parse(new File(args[0]))
-Call root = new Call(name: 'seed')
-seed.setDelegate(root)
-seed.run()
+// Parse the text under a fixed class name: file names like build-flask-api.Jenkinsfile are not valid class names.
+DelegatingScript script = (DelegatingScript) shell.parse(new File(args[0]).text, 'ProbedScript')
+Call root = new Call(name: 'script')
+script.setDelegate(root)
+script.run()
 println JsonOutput.toJson(root.toMap())

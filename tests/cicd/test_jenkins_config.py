@@ -7,7 +7,7 @@ import re
 
 import pytest
 import yaml
-from cicd_helpers import JENKINS, JENKINSFILES, SEED, find, seed_jobs
+from cicd_helpers import JENKINS, JENKINSFILES, find, names, probe, seed_calls, seed_jobs
 
 CASC = yaml.safe_load((JENKINS / "casc.yaml").read_text())
 PLUGIN_LINES = [
@@ -15,33 +15,56 @@ PLUGIN_LINES = [
 ]
 PLUGINS = dict(ln.split(":", 1) for ln in PLUGIN_LINES)
 
-# What provides each step / DSL method / JCasC key we use (regex on the source -> plugin id).
-NEEDS = {
-    "jenkinsfile": {
-        r"^pipeline\s*\{": "workflow-aggregator",  # declarative (pipeline-model-definition)
-        r"\btimestamps\(\)": "timestamper",
-        r"\bcleanWs\(": "ws-cleanup",
-        r"\bjunit\b": "junit",
-        r"\brecordCoverage\b": "coverage",
-        r"\bwithCredentials\(": "credentials-binding",
-        r"\bfile\(credentialsId": "plain-credentials",
-        r"\bcheckout\b": "git",
-        r"\binput\b": "workflow-aggregator",  # pipeline-input-step
-        r"\bbuild job:": "workflow-aggregator",  # pipeline-build-step
-    },
-    "seed": {
-        r"\bfolder\(": "cloudbees-folder",
-        r"\bpipelineJob\(": "workflow-aggregator",
-        r"\bgit\s*\{": "git",
-        r"\bpollSCM\b": "workflow-aggregator",
-    },
-    "casc": {
-        r"^jobs:": "job-dsl",
-        r"globalJobDslSecurityConfiguration": "job-dsl",
-        r"globalMatrix:": "matrix-auth",
-        r"timestamper:": "timestamper",
-        r"^credentials:": "credentials-binding",
-    },
+# Every step / declarative keyword the Jenkinsfiles may call, and the plugin that provides it ("core" = Jenkins).
+# A call the evaluated Jenkinsfile makes that is not listed here is a typo or a new plugin to pin.
+PIPELINE_STEPS = {
+    **dict.fromkeys(
+        (
+            *("pipeline", "agent", "label", "options", "environment", "stages", "stage", "steps", "script", "post"),
+            *("always", "when", "expression", "skipDefaultCheckout", "timeout", "sh", "error", "input", "build"),
+            *("string", "checkout", "disableConcurrentBuilds", "buildDiscarder", "logRotator"),
+        ),
+        "workflow-aggregator",  # pipeline-model-definition, workflow-basic-steps, -durable-task-step, -input-step ...
+    ),
+    "archiveArtifacts": "core",
+    "timestamps": "timestamper",
+    "cleanWs": "ws-cleanup",
+    "junit": "junit",
+    "recordCoverage": "coverage",
+    "withCredentials": "credentials-binding",
+    "usernamePassword": "credentials-binding",
+    "file": "plain-credentials",
+}
+# Every Job DSL method the seed may call and the plugin behind the job/view type it configures.
+SEED_DSL = {
+    "folder": "cloudbees-folder",
+    "displayName": "cloudbees-folder",
+    "pipelineJob": "workflow-aggregator",
+    "cpsScm": "workflow-aggregator",
+    "pipelineTriggers": "workflow-aggregator",
+    "scm": "git",
+    "git": "git",
+    "remote": "git",
+    "url": "git",
+    "branch": "git",
+    **dict.fromkeys(
+        (
+            *("description", "logRotator", "daysToKeep", "numToKeep", "artifactNumToKeep", "parameters"),
+            *("choiceParam", "stringParam", "properties", "disableConcurrentBuilds", "triggers", "pollSCM"),
+            *("scmpoll_spec", "definition", "scriptPath", "lightweight", "listView", "jobs", "names", "columns"),
+            *("status", "weather", "name", "lastSuccess", "lastFailure", "lastDuration", "buildButton"),
+        ),
+        "job-dsl",
+    ),
+}
+CASC_KEYS = {
+    r"^jobs:": "job-dsl",
+    r"globalJobDslSecurityConfiguration": "job-dsl",
+    r"globalMatrix:": "matrix-auth",
+    r"timestamper:": "timestamper",
+    r"^credentials:": "credentials-binding",
+    r"usernamePassword:": "credentials-binding",
+    r"- file:": "plain-credentials",
 }
 REQUIRED = {
     "job-dsl",
@@ -78,16 +101,38 @@ def test_plugins_include_the_required_set() -> None:
     assert REQUIRED - set(PLUGINS) == set()
 
 
-@pytest.mark.parametrize("kind", sorted(NEEDS))
-def test_plugins_cover_every_step_used(kind: str) -> None:
-    sources = {
-        "jenkinsfile": [p.read_text() for p in JENKINSFILES],
-        "seed": [SEED.read_text()],
-        "casc": [(JENKINS / "casc.yaml").read_text()],
-    }[kind]
-    for pattern, plugin in NEEDS[kind].items():
-        if any(re.search(pattern, s, re.M) for s in sources):
-            assert plugin in PLUGINS, f"{pattern} needs plugin {plugin}"
+@pytest.mark.parametrize("jf", JENKINSFILES, ids=lambda p: p.name)
+def test_every_step_is_known_and_its_plugin_pinned(jf) -> None:
+    called = {n for n in names(probe(jf)) if not n.startswith("=")}
+    assert {"pipeline", "stage", "sh"} <= called, "the probe did not evaluate the pipeline"
+    unknown = called - set(PIPELINE_STEPS)
+    assert not unknown, f"{jf.name}: unknown steps {sorted(unknown)} (typo, or add the step and pin its plugin)"
+    for step in called:
+        plugin = PIPELINE_STEPS[step]
+        assert plugin == "core" or plugin in PLUGINS, f"{jf.name}: step {step} needs plugin {plugin}"
+
+
+def test_every_seed_dsl_method_is_known_and_its_plugin_pinned() -> None:
+    called = names(seed_calls())
+    unknown = called - set(SEED_DSL)
+    assert not unknown, f"seed.groovy: unknown Job DSL methods {sorted(unknown)}"
+    for method in called:
+        assert SEED_DSL[method] in PLUGINS, f"seed.groovy: {method} needs plugin {SEED_DSL[method]}"
+
+
+def test_casc_keys_have_their_plugins() -> None:
+    text = (JENKINS / "casc.yaml").read_text()
+    for pattern, plugin in CASC_KEYS.items():
+        if re.search(pattern, text, re.M):
+            assert plugin in PLUGINS, f"casc.yaml {pattern} needs plugin {plugin}"
+    assert "configuration-as-code" in PLUGINS
+
+
+def test_probe_catches_a_misspelt_step(tmp_path) -> None:
+    """The step check can fail: `cleanWS()` (wrong case) is reported as unknown."""
+    bad = tmp_path / "bad.Jenkinsfile"
+    bad.write_text(JENKINSFILES[0].read_text().replace("cleanWs()", "cleanWS()"))
+    assert "cleanWS" in names(probe(bad)) - set(PIPELINE_STEPS)
 
 
 def test_dockerfile_installs_plugins_and_casc() -> None:
@@ -150,13 +195,16 @@ def test_seed_job_created_on_startup() -> None:
 
 @pytest.mark.parametrize("jf", JENKINSFILES, ids=lambda p: p.name)
 def test_every_stage_has_a_timeout(jf) -> None:
-    text = jf.read_text()
-    stages = re.split(r"\bstage\('", text)[1:]
-    assert stages
-    for body in stages:
-        name = body.split("'", 1)[0]
-        assert re.search(r"options\s*\{\s*timeout\(time:", body), f"{jf.name}: stage {name} has no timeout"
-    assert re.search(r"^\s{4}options \{\s*\n\s*timeout\(", text, re.M), "pipeline-level timeout"
+    (pipeline,) = find(probe(jf), "pipeline")
+    top_options = [c for c in pipeline["children"] if c["name"] == "options"]
+    assert top_options and find(top_options[0], "timeout"), "pipeline-level timeout"
+    stages = find(pipeline, "stage")
+    assert len(stages) >= 2
+    for stage in stages:
+        options = [c for c in stage["children"] if c["name"] == "options"]
+        timeouts = find(options[0], "timeout") if options else []
+        assert timeouts, f"{jf.name}: stage {stage['args'][0]} has no timeout"
+        assert timeouts[0]["args"][0]["time"] <= 60
 
 
 @pytest.mark.parametrize("jf", JENKINSFILES, ids=lambda p: p.name)
