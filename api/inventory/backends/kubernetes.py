@@ -388,6 +388,8 @@ class PodInformer:
             backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
 
     def _failed(self, reason: str) -> None:
+        if self._stop.is_set():
+            return  # closing: the connection was shut down on purpose
         if self.healthy or self.error != reason:
             log.warning("pod informer failed", extra={"namespace": self._namespace or "*", "reason": reason})
         self.healthy, self.error = False, reason
