@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -355,6 +356,42 @@ def scan_image_secrets(report: Report, image: str, ignore: Path) -> None:
     report.add(Outcome(name, "findings" if found else "error", detail))
 
 
+SECRET_ENV = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY)", re.I)
+
+
+def image_config_findings(config: dict) -> list[tuple[str, str]]:
+    """Dockle's CIS-DI-0001 (non-root user) and CIS-DI-0010 (no secrets in ENV) from the image config itself."""
+    found = []
+    user = str(config.get("User") or "").split(":", 1)[0]
+    if user in ("", "0", "root"):
+        found.append(("CIS-DI-0001", f"runs as root (User={config.get('User')!r}); set a numeric non-root USER"))
+    for entry in config.get("Env") or []:
+        key, _, value = entry.partition("=")
+        if SECRET_ENV.search(key) and value and not key.endswith(("_FILE", "_PATH", "_DIR")):
+            found.append(("CIS-DI-0010", f"ENV {key} holds a value that looks like a secret (pass a *_FILE instead)"))
+    return found
+
+
+def scan_image_config(report: Report, image: str, waivers: Waivers) -> None:
+    """Runs everywhere (no DB, no binary), so the two most important CIS image checks never depend on Dockle."""
+    name = f"image config policy {image}"
+    inspect = subprocess.run(
+        [DOCKER, "image", "inspect", "--format", "{{json .Config}}", image], capture_output=True, text=True, check=True
+    )
+    found = [
+        (rule, msg)
+        for rule, msg in image_config_findings(json.loads(inspect.stdout))
+        if not waivers.accepts("dockle", rule, image)
+    ]
+    for rule, msg in found:
+        print(f"      {rule}: {msg}")
+    report.add(
+        Outcome(
+            name, "findings" if found else "ok", f"{len(found)} finding(s)" if found else "non-root, no secrets in ENV"
+        )
+    )
+
+
 def scan_dockle(report: Report, image: str, waivers: Waivers) -> None:
     name = f"dockle {image}"
     if not DOCKLE:
@@ -418,6 +455,7 @@ def cmd_images(args: argparse.Namespace, waivers: Waivers) -> int:
             continue
         scan_vulns(report, image, ignore)
         scan_image_secrets(report, image, ignore)
+        scan_image_config(report, image, waivers)
         scan_dockle(report, image, waivers)
         write_sbom(report, image)
     return report.exit_code()

@@ -186,6 +186,29 @@ def test_offline_gate_accepts_exactly_the_two_gaps_and_still_writes_the_sbom(pro
     assert digest["id"] == real_id
 
 
+def test_image_config_policy_fails_on_root_and_secret_env(tmp_path: Path) -> None:
+    """The CIS image checks we run ourselves (no Dockle needed): root user and a secret-looking ENV fail."""
+    tag = f"cicd-scan-bad-{uuid.uuid4().hex[:10]}:1"
+    secret_env = "API_" + "TOKEN"  # built at runtime so secret scanners of this repo do not flag the fixture
+    subprocess.run(
+        [DOCKER, "build", "-q", "-t", tag, "-"],
+        input=f"FROM {BASE_IMAGE}\nENV {secret_env}=abc123 TOKEN_FILE=/run/secrets/token\n",
+        text=True,
+        capture_output=True,
+        check=True,
+        env={**os.environ, "DOCKER_BUILDKIT": "1"},
+    )
+    try:
+        proc = scan_images(tag, tmp_path, SCAN_OFFLINE_OK="1")
+    finally:
+        subprocess.run([DOCKER, "image", "rm", "-f", tag], capture_output=True, check=False)
+    assert proc.returncode != 0
+    assert summary(proc.stdout)[f"image config policy {tag}"] == "FINDINGS"
+    assert "CIS-DI-0001: runs as root" in proc.stdout
+    assert f"CIS-DI-0010: ENV {secret_env}" in proc.stdout
+    assert "TOKEN_FILE" not in proc.stdout  # a path to a secret file is the right way, not a finding
+
+
 def test_offline_ok_does_not_hide_other_failures(tmp_path: Path) -> None:
     proc = scan_images(f"cicd-no-such-image-{uuid.uuid4().hex[:8]}:1", tmp_path, SCAN_OFFLINE_OK="1")
     assert proc.returncode != 0
