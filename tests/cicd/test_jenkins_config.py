@@ -32,7 +32,7 @@ PIPELINE_STEPS = {
     "junit": "junit",
     "recordCoverage": "coverage",
     "withCredentials": "credentials-binding",
-    "usernamePassword": "credentials-binding",
+    "usernamePassword": "credentials-binding",  # pragma: allowlist secret (a step name)
     "file": "plain-credentials",
 }
 # Every Job DSL method the seed may call and the plugin behind the job/view type it configures.
