@@ -348,3 +348,37 @@ def test_quota_fits_fully_scaled_out_workloads_during_a_rollout(env):
     for key, used in totals.items():
         assert used <= _quantity(hard[key]), f"{env}: {key} needs {used} at max scale, quota is {hard[key]}"
     assert pods <= int(hard["pods"])
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate mapping keys (the API server's YAML decoder does too)."""
+
+
+def _no_duplicates(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    keys = [loader.construct_object(k, deep=deep) for k, _ in node.value]
+    duplicates = {k for k in keys if keys.count(k) > 1}
+    if duplicates:
+        raise AssertionError(f"duplicate keys {sorted(duplicates)} at line {node.start_mark.line + 1}")
+    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _no_duplicates)
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_rendered_yaml_has_no_duplicate_keys(env):
+    out = run(
+        [
+            tool("helm"),
+            "template",
+            "inv",
+            str(CHART),
+            "-n",
+            NAMESPACE,
+            "-f",
+            str(CHART / f"values-{env}.yaml"),
+            "--set",
+            "namespace.create=true",
+        ]
+    ).stdout
+    assert len([d for d in yaml.load_all(out, Loader=_StrictLoader) if d]) > 15
