@@ -14,8 +14,10 @@ export MMDC_PUPPETEER_CONFIG   := $(MERMAID_DIR)/puppeteer-config.json
 # etcd: ETCD_ENDPOINT, ETCD_CACERT, ETCD_CERT, ETCD_KEY; volumes: VOLUMES; config: NAMESPACE, RELEASE, AGE_RECIPIENT
 ETCD_ENDPOINT ?= https://127.0.0.1:2379
 VOLUMES       ?=
-NAMESPACE     ?= inventory
+NAMESPACE     ?= container-inventory
 RELEASE       ?= inventory
+# the chart names its objects <release>-container-inventory (deploy/helm/container-inventory/templates/_helpers.tpl)
+APP           ?= $(RELEASE)-container-inventory
 ROLLBACK_TO   ?=
 DRY_RUN       ?=
 dry           := $(if $(filter 1 yes true,$(DRY_RUN)),--dry-run)
@@ -76,6 +78,6 @@ rollback: venv ## roll the compose flask-api service back to the previous health
 rollback-k8s: venv ## helm rollback RELEASE in NAMESPACE (+ rollout status, smoke test, undo fallback)
 	@echo "==> helm rollback $(RELEASE) -n $(NAMESPACE) (needs a cluster unless DRY_RUN=1)"
 	@$(INVOPS) rollback k8s $(dry) --release $(RELEASE) -n $(NAMESPACE) \
-	  --deployment $(RELEASE)-flask-api --deployment $(RELEASE)-nginx-proxy $(if $(SMOKE_URL),--smoke-url $(SMOKE_URL))
+	  --deployment $(APP)-flask-api --deployment $(APP)-nginx-proxy $(if $(SMOKE_URL),--smoke-url $(SMOKE_URL))
 
 TEST_TARGETS += test-ops test-docs
