@@ -5,12 +5,15 @@
 #   make test-cicd  Groovy parse of seed + Jenkinsfiles, job/target/credential/plugin cross-checks, scanner gates
 
 SCAN_VENV        := $(ROOT)/.venv-scan
-export TRIVY     := $(SCAN_VENV)/bin/trivy
-export CHECKOV   := $(SCAN_VENV)/bin/checkov
-export JAVA_HOME ?= /usr/lib/jvm/java-17-openjdk-amd64
-export SCAN_OFFLINE_OK ?= 0
+TRIVY            := $(SCAN_VENV)/bin/trivy
+CHECKOV          := $(SCAN_VENV)/bin/checkov
+# Debian's groovy 2.4 needs JDK 17 whatever JAVA_HOME the caller has.
+CICD_JAVA_HOME   ?= $(firstword $(wildcard /usr/lib/jvm/java-17-openjdk-amd64) $(JAVA_HOME))
+SCAN_OFFLINE_OK  ?= 0
 # helm renders the charts for the scanners (the k8s lane installs it into .venv-k8s); without it trivy renders them.
-export HELM ?= $(firstword $(wildcard $(ROOT)/.venv-k8s/bin/helm) $(shell command -v helm 2>/dev/null))
+HELM             ?= $(firstword $(wildcard $(ROOT)/.venv-k8s/bin/helm) $(shell command -v helm 2>/dev/null))
+# Passed to our recipes only (not exported to the other lanes' targets).
+SCAN_ENV          = TRIVY="$(TRIVY)" CHECKOV="$(CHECKOV)" HELM="$(HELM)" SCAN_OFFLINE_OK="$(SCAN_OFFLINE_OK)"
 # Everything a config scanner looks at (override to scan something else, e.g. the known-bad fixtures).
 SCAN_DOCKERFILES ?= $(shell git -C $(ROOT) ls-files --cached --others --exclude-standard '*Dockerfile' | grep -Ev '(^|/)fixtures/')
 SCAN_K8S         ?= $(patsubst %/Chart.yaml,%,$(wildcard deploy/helm/*/Chart.yaml))
@@ -29,12 +32,12 @@ scan: scan-config scan-images ## all security scans; fails on findings not waive
 
 scan-config: venv scan-venv ## hadolint, trivy config, checkov, compose policy on Dockerfiles, chart, compose files
 	@echo "==> config scan: $(words $(SCAN_DOCKERFILES)) Dockerfile(s), k8s: $(or $(SCAN_K8S),none), compose: $(SCAN_COMPOSE)"
-	@$(PY) scan/scan.py config $(addprefix --dockerfile ,$(SCAN_DOCKERFILES)) $(addprefix --k8s ,$(SCAN_K8S)) \
+	@$(SCAN_ENV) $(PY) scan/scan.py config $(addprefix --dockerfile ,$(SCAN_DOCKERFILES)) $(addprefix --k8s ,$(SCAN_K8S)) \
 	  $(addprefix --compose ,$(SCAN_COMPOSE))
 
 scan-images: venv scan-venv images ## trivy vulns (fixable HIGH/CRITICAL), secrets, Dockle, SBOM -> reports/sbom/
 	@echo "==> image scan: $(SCAN_IMAGES)"
-	@$(PY) scan/scan.py images $(SCAN_IMAGES)
+	@$(SCAN_ENV) $(PY) scan/scan.py images $(SCAN_IMAGES)
 
 scan-ci: ## make scan as CI runs it: SCAN_OFFLINE_OK=1 (no vuln DB / no Dockle here), everything else for real
 	@echo "==> scan-ci: SCAN_OFFLINE_OK=1 accepts only the two offline gaps (Trivy vuln DB, Dockle)"
@@ -46,6 +49,6 @@ push: ## push $(IMAGES) as :IMAGE_TAG and :GIT_SHA to PUSH_REGISTRY (refuses whe
 
 test-cicd: venv scan-venv ## Jenkins-as-code checks (real Groovy) and scanner gate tests (real scanners)
 	@echo "==> cicd tests (groovy, jenkins cross-checks, scanner gates)"
-	@pytest -q tests/cicd --junitxml=reports/cicd.xml
+	@JAVA_HOME="$(CICD_JAVA_HOME)" pytest -q tests/cicd --junitxml=reports/cicd.xml
 
 TEST_TARGETS += test-cicd scan-ci
