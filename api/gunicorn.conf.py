@@ -26,6 +26,10 @@ graceful_timeout = int(os.environ.get("GRACEFUL_TIMEOUT", "20"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 # Longer than Nginx's upstream keepalive_timeout so Nginx closes idle connections first.
 keepalive = 75
+# Above Nginx's 8 KiB request-line/header buffers, so over-long requests get Nginx's JSON
+# 414/431 instead of gunicorn's plain-text 400.
+limit_request_line = 8190
+limit_request_field_size = 16380
 worker_tmp_dir = os.environ.get("GUNICORN_TMP_DIR", "/tmp")  # noqa: S108 - a tmpfs in the container
 # No runtime-management socket inside the container (and the rootfs is read-only anyway).
 control_socket_disable = True

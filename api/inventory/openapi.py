@@ -144,6 +144,16 @@ _AUTH_ERRORS = {
 }
 
 
+# Answers the Nginx edge gives before a request reaches the API (also problem+json).
+_EDGE = {
+    "414": _problem("Request line too long (Nginx)"),
+    "429": _problem("Rate limit exceeded (Nginx)"),
+    "431": _problem("Request headers too large (Nginx)"),
+    "502": _problem("API unreachable (Nginx)"),
+    "504": _problem("API did not answer in time (Nginx)"),
+}
+
+
 def _q(name: str, schema: dict[str, Any], description: str, explode: bool = False) -> dict[str, Any]:
     param = {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
     if explode:
@@ -155,7 +165,7 @@ ALL = _q("all", {"type": "string", "enum": ["true", "false"]}, "Include stopped 
 
 
 def spec(version: str) -> dict[str, Any]:
-    return {
+    doc = {
         "openapi": "3.1.0",
         "info": {
             "title": "Container inventory API",
@@ -249,3 +259,7 @@ def spec(version: str) -> dict[str, Any]:
             },
         },
     }
+    for path in doc["paths"].values():
+        for operation in path.values():
+            operation["responses"] = {**_EDGE, **operation["responses"]}
+    return doc

@@ -353,7 +353,7 @@ def test_ping_reports_version_and_raises_when_api_server_is_down(apiserver, back
 def test_listing_fails_clearly_when_the_api_server_never_answered():
     be = KubernetesBackend(Settings(backend="kubernetes", k8s_api_url="http://127.0.0.1:9", engine_timeout=0.5))
     try:
-        with pytest.raises(BackendUnavailable, match="unreachable|not synced"):
+        with pytest.raises(BackendUnavailable, match=r"unreachable|not synced"):
             be.list_containers(True)
         with pytest.raises(BackendUnavailable):
             be.ping()
