@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import uuid
 from pathlib import Path
 
 import pytest
+
+from tests.support.stack import free_port  # noqa: F401  (re-exported for the suite)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,12 +27,6 @@ def invops(*args: str, env: dict[str, str] | None = None, timeout: float = 300) 
         timeout=timeout,
         check=False,
     )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
