@@ -123,7 +123,10 @@ def test_security_headers_request_id_and_traceparent(stack: Stack) -> None:
     time.sleep(0.5)
     api_lines = [json.loads(line) for line in stack.logs("flask-api").split("\n") if line.startswith("{")]
     entry = next(e for e in api_lines if e.get("request_id") == rid and e["logger"] == "inventory.access")
-    assert entry["trace_id"] == trace_id and entry["route"] == "/api/version" and entry["status"] == 200
+    nginx_lines = [json.loads(line) for line in stack.logs("nginx-proxy").split("\n") if line.startswith("{")]
+    edge = next(e for e in nginx_lines if e.get("request_id") == rid)
+    assert edge["trace_id"] == trace_id and edge["span_id"] == parent, edge
+    assert entry["trace_id"] == trace_id and entry["route"] == "/api/version" and entry["status"] == 200, entry
 
 
 def test_version_and_openapi(stack: Stack) -> None:
