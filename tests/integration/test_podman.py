@@ -71,8 +71,11 @@ def podman_socket():
     shutil.rmtree(tmp, ignore_errors=True)
 
 
-def test_inventory_over_podman_docker_api(podman_socket) -> None:
+def test_inventory_over_podman_docker_api(podman_socket, monkeypatch: pytest.MonkeyPatch) -> None:
     sock, name = podman_socket
+    # The app runs in this test process: keep OpenTelemetry from instrumenting `requests` here,
+    # or every later test request would carry the instrumentation's own traceparent.
+    monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
     app = create_app(load_settings({"DOCKER_HOST": f"unix://{sock}", "CACHE_TTL": "0"}))
     client = app.test_client()
     ready = client.get("/readyz").get_json()
