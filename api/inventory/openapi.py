@@ -220,7 +220,9 @@ def spec(version: str) -> dict[str, Any]:
                             "in": "path",
                             "required": True,
                             "schema": {"type": "string"},
-                            "description": "Full id, unique id prefix (3+ chars) or name",
+                            "description": (
+                                "Full id, unique id prefix (3+ chars) or name; on Kubernetes also ns/pod/container"
+                            ),
                         }
                     ],
                     "responses": {
