@@ -9,22 +9,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.support.contracts import ALERT_NAMES
+
 from .support import MONITORING, ROOT, RULES, binary
 
 TESTS_DIR = MONITORING / "alerts" / "tests"
 RUNBOOK_BASE = "https://github.com/container-inventory/container-inventory/blob/main/docs/RUNBOOKS.md#"
-EXPECTED_ALERTS = {
-    "InventoryApiHighErrorRate",
-    "InventoryApiLatencySLOBurnFast",
-    "InventoryApiLatencySLOBurnSlow",
-    "InventoryBackendUnreachable",
-    "InventoryPodCrashLooping",
-    "InventoryPodRestarting",
-    "NginxDown",
-    "NginxUpstreamErrors",
-    "KedaScaledObjectAtMaxReplicas",
-    "InventoryHighPostureFinding",
-}
+EXPECTED_ALERTS = set(ALERT_NAMES)
 
 
 def _alerts() -> list[dict]:

@@ -14,23 +14,13 @@ import yaml
 from invops.cli import build_parser
 
 from tests.ops import diagrams
+from tests.support.contracts import ALERT_NAMES
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNBOOKS = ROOT / "docs" / "RUNBOOKS.md"
 ARCH = ROOT / "docs" / "ARCHITECTURE.md"
 SEED = ROOT.parent / "shared" / "seed" / "ARCHITECTURE.md"
-ALERTS = [
-    "InventoryApiHighErrorRate",
-    "InventoryApiLatencySLOBurnFast",
-    "InventoryApiLatencySLOBurnSlow",
-    "InventoryBackendUnreachable",
-    "InventoryPodCrashLooping",
-    "InventoryPodRestarting",
-    "NginxDown",
-    "NginxUpstreamErrors",
-    "KedaScaledObjectAtMaxReplicas",
-    "InventoryHighPostureFinding",
-]
+ALERTS = list(ALERT_NAMES)
 PROCEDURES = [
     "Restore etcd",
     "Restore Docker volumes",
