@@ -51,11 +51,11 @@ minikube-up-dry-run: ## print every command minikube-up would run
 
 deploy: ## deploy to the current kube context: make deploy ENV=dev|prod [CONFIRM_PROD=yes]
 	@echo "==> deploy ENV=$(ENV)"
-	@PATH="$(K8S_BIN):$$PATH" bash deploy/scripts/deploy.sh --env $(ENV) $(if $(filter yes,$(CONFIRM_PROD)),--confirm-prod)
+	@PATH="$(K8S_BIN):$$PATH" bash deploy/scripts/deploy.sh --env $(ENV) --image-tag $(IMAGE_TAG) $(if $(filter yes,$(CONFIRM_PROD)),--confirm-prod)
 
 deploy-dry-run: ## print every command `make deploy ENV=...` would run
 	@echo "==> deploy ENV=$(ENV) (dry run)"
-	@bash deploy/scripts/deploy.sh --env $(ENV) --dry-run $(if $(filter yes,$(CONFIRM_PROD)),--confirm-prod)
+	@bash deploy/scripts/deploy.sh --env $(ENV) --image-tag $(IMAGE_TAG) --dry-run $(if $(filter yes,$(CONFIRM_PROD)),--confirm-prod)
 
 TEST_TARGETS += test-k8s
 LINT_TARGETS += lint-k8s

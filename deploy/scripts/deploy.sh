@@ -3,7 +3,7 @@
 # platform charts (KEDA, kube-prometheus-stack, Kyverno; pinned), admission policies, the chart with
 # `helm upgrade --install --atomic --wait`, then `helm test`.
 #   deploy.sh --env dev|prod|minikube [--dry-run] [--confirm-prod] [--context NAME] [--namespace NS]
-#             [--release NAME] [--skip-platform] [-- extra helm args]
+#             [--release NAME] [--image-tag TAG] [--skip-platform] [-- extra helm args]
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
@@ -16,6 +16,7 @@ CONTEXT=""
 NAMESPACE="container-inventory"
 RELEASE="inventory"
 SKIP_PLATFORM=0
+IMAGE_TAG_ARG=""
 HELM_EXTRA=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -26,6 +27,7 @@ while [ $# -gt 0 ]; do
     --context) CONTEXT="${2:-}"; shift 2 ;;
     --namespace) NAMESPACE="${2:-}"; shift 2 ;;
     --release) RELEASE="${2:-}"; shift 2 ;;
+    --image-tag) IMAGE_TAG_ARG="${2:-}"; shift 2 ;;
     --skip-platform) SKIP_PLATFORM=1; shift ;;
     --) shift; HELM_EXTRA=("$@"); break ;;
     -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
@@ -76,6 +78,9 @@ run "${KUBECTL[@]}" apply -f "$ROOT/deploy/policies/generated/kyverno-clusterpol
 
 echo "==> API server endpoints for the flask-api egress NetworkPolicy"
 SETS=()
+if [ -n "$IMAGE_TAG_ARG" ]; then
+  SETS+=(--set "api.image.tag=$IMAGE_TAG_ARG" --set "nginx.image.tag=$IMAGE_TAG_ARG")
+fi
 if [ "$DRY_RUN" = 1 ]; then
   run "${KUBECTL[@]}" get endpoints kubernetes -n default -o 'jsonpath={.subsets[*].addresses[*].ip}'
 else

@@ -3,7 +3,10 @@
 # prints exactly what a real run would execute.
 # Pinned platform chart versions (bump deliberately; CI checks they stay pinned).
 export KEDA_CHART_VERSION="2.17.2"
-export KUBE_PROMETHEUS_STACK_CHART_VERSION="75.15.1"
+# kube-prometheus-stack is pinned once, next to our values for it, in deploy/monitoring/versions.env.
+KUBE_PROMETHEUS_STACK_CHART_VERSION="$(sed -n 's/^KUBE_PROMETHEUS_STACK_VERSION=//p' \
+  "$(dirname "${BASH_SOURCE[0]}")/../monitoring/versions.env")"
+export KUBE_PROMETHEUS_STACK_CHART_VERSION
 export KYVERNO_CHART_VERSION="3.4.4"
 DRY_RUN="${DRY_RUN:-0}"
 

@@ -41,9 +41,14 @@ def test_deploy_dry_run_prints_every_step(env_name):
 
 def test_platform_chart_versions_are_pinned():
     lib = (SCRIPTS / "lib.sh").read_text()
-    for var in ("KEDA_CHART_VERSION", "KUBE_PROMETHEUS_STACK_CHART_VERSION", "KYVERNO_CHART_VERSION"):
+    for var in ("KEDA_CHART_VERSION", "KYVERNO_CHART_VERSION"):
         assert re.search(rf'^export {var}="\d+\.\d+\.\d+"$', lib, re.M), var
+    # kube-prometheus-stack: one pin shared with the monitoring lane's values and scripts.
+    versions = (SCRIPTS.parent / "monitoring" / "versions.env").read_text()
+    kps = re.search(r"^KUBE_PROMETHEUS_STACK_VERSION=(\d+\.\d+\.\d+)$", versions, re.M)
+    assert kps, "deploy/monitoring/versions.env does not pin kube-prometheus-stack"
     out = _dry("deploy.sh", "--env", "dev", "--dry-run")
+    assert f"kube-prometheus-stack --version {kps.group(1)} " in out
     for line in out.splitlines():
         if line.startswith("+ helm upgrade --install") and "/container-inventory" not in line:
             assert re.search(r"--version \d+\.\d+\.\d+", line), line
