@@ -47,7 +47,7 @@ push: ## push $(IMAGES) as :IMAGE_TAG and :GIT_SHA to PUSH_REGISTRY (refuses whe
 	@echo "==> push $(IMAGES) -> $(or $(PUSH_REGISTRY),<PUSH_REGISTRY unset>)"
 	@IMAGES="$(IMAGES)" bash jenkins/scripts/push.sh
 
-test-cicd: venv scan-venv ## Jenkins-as-code checks (real Groovy) and scanner gate tests (real scanners)
+test-cicd: venv scan-venv k8s-tools ## Jenkins-as-code checks (real Groovy) and scanner gate tests (real scanners)
 	@echo "==> cicd tests (groovy, jenkins cross-checks, scanner gates)"
 	@JAVA_HOME="$(CICD_JAVA_HOME)" pytest -q tests/cicd --junitxml=reports/cicd.xml
 

@@ -75,7 +75,7 @@ def test_every_alert_has_firing_and_silent_unit_tests() -> None:
 def test_runbook_sections_exist() -> None:
     runbooks = ROOT / "docs" / "RUNBOOKS.md"
     if not runbooks.exists():
-        pytest.skip(reason="docs/RUNBOOKS.md not written yet (owned by the ops lane)")
+        pytest.fail("docs/RUNBOOKS.md is missing")
     headings = set(re.findall(r"^### (\S+)\s*$", runbooks.read_text(), flags=re.M))
     missing = EXPECTED_ALERTS - headings
     assert not missing, f"docs/RUNBOOKS.md lacks '### <AlertName>' sections for {sorted(missing)}"
@@ -85,6 +85,6 @@ def test_chart_embeds_the_same_rules() -> None:
     """The Helm chart packages a copy (.Files.Get needs it inside the chart): it must not drift."""
     copies = sorted((ROOT / "deploy" / "helm").glob("*/files/inventory-rules.yaml"))
     if not copies:
-        pytest.skip(reason="no deploy/helm/*/files/inventory-rules.yaml (chart not present)")
+        pytest.fail("no deploy/helm/*/files/inventory-rules.yaml: the chart lost its copy of the rules")
     for copy in copies:
         assert copy.read_text() == RULES.read_text(), f"{copy} differs from {RULES}: copy it again"
