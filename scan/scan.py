@@ -143,7 +143,11 @@ def trivy_ignorefile(waivers: Waivers) -> Path:
 
 
 def trivy_failures(stdout: str) -> list[str]:
-    doc = json.loads(stdout or "{}")
+    """Findings in trivy's JSON report; [] when trivy printed no parsable report (a tool error)."""
+    try:
+        doc = json.loads(stdout or "{}")
+    except json.JSONDecodeError:
+        return []
     found = []
     for result in doc.get("Results") or []:
         for kind in ("Misconfigurations", "Vulnerabilities", "Secrets"):
@@ -171,10 +175,7 @@ def scan_trivy_config(report: Report, targets: list[str], waivers: Waivers) -> N
         if proc.returncode == 0:
             report.add(Outcome(name, "ok"))
             continue
-        try:
-            found = trivy_failures(proc.stdout)
-        except json.JSONDecodeError:
-            found = []
+        found = trivy_failures(proc.stdout)
         if not found:
             print(proc.stderr)
             report.add(Outcome(name, "error", (proc.stderr.strip().splitlines() or ["trivy failed"])[-1]))
@@ -323,10 +324,7 @@ def scan_vulns(report: Report, image: str, ignore: Path) -> None:
     if proc.returncode == 0:
         report.add(Outcome(name, "ok", "no fixable HIGH/CRITICAL"))
         return
-    try:
-        found = trivy_failures(proc.stdout)
-    except json.JSONDecodeError:
-        found = []
+    found = trivy_failures(proc.stdout)
     for f in found:
         print(f"      {f}")
     status = "findings" if found else "error"
@@ -346,10 +344,7 @@ def scan_image_secrets(report: Report, image: str, ignore: Path) -> None:
     if proc.returncode == 0:
         report.add(Outcome(name, "ok"))
         return
-    try:
-        found = trivy_failures(proc.stdout)
-    except json.JSONDecodeError:
-        found = []
+    found = trivy_failures(proc.stdout)
     for f in found:
         print(f"      {f}")
     detail = f"{len(found)} finding(s)" if found else proc.stderr[-300:]

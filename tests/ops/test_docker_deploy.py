@@ -166,34 +166,11 @@ def test_manual_rollback_to_previous_healthy(app, docker_client):
     assert _deploy(app, app["images"]["v1b"]).returncode == 0
     with urllib.request.urlopen(f"http://127.0.0.1:{app['port']}/", timeout=2) as resp:
         assert resp.read().decode().strip() == "v1b"
-    dry = invops(
-        "rollback",
-        "docker",
-        "-p",
-        app["project"],
-        "-f",
-        str(app["compose"]),
-        "-s",
-        "web",
-        "--state-dir",
-        str(app["state"]),
-        "--dry-run",
-    )
+    rollback = ("rollback", "docker", "-p", app["project"], "-f", str(app["compose"]), "-s", "web")
+    rollback += ("--state-dir", str(app["state"]))
+    dry = invops(*rollback, "--dry-run")
     assert dry.returncode == 0 and "up -d --no-deps --no-build web" in dry.stdout
-    res = invops(
-        "rollback",
-        "docker",
-        "-p",
-        app["project"],
-        "-f",
-        str(app["compose"]),
-        "-s",
-        "web",
-        "--state-dir",
-        str(app["state"]),
-        "--health-timeout",
-        str(HEALTH_TIMEOUT),
-    )
+    res = invops(*rollback, "--health-timeout", str(HEALTH_TIMEOUT))
     assert res.returncode == 0, res.stderr
     with urllib.request.urlopen(f"http://127.0.0.1:{app['port']}/", timeout=2) as resp:
         assert resp.read().decode().strip() == "v1"
