@@ -1,6 +1,6 @@
-"""Admission policies: generated output is current, and the CEL rules, evaluated by a real CEL engine
-(cel-python), admit the rendered chart of every environment and reject each bad manifest by exactly
-the rule(s) it breaks."""
+"""Admission policies: generated output is current, and the CEL rules, evaluated by two real CEL engines
+(Google's cel-expr-python and cel-python, which must agree on every fixture), admit the rendered chart of
+every environment and reject each bad manifest by exactly the rule(s) it breaks."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-import celpy
 import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
+
+from tests.support.cel import load_policy
 
 from .conftest import ENVS, POLICIES, ROOT, SHARED, pod_spec, render
 
@@ -26,7 +27,7 @@ spec.loader.exec_module(generate)
 SOURCE = generate.load()
 RULE_IDS = [r["id"] for r in SOURCE["rules"]]
 EXTRA_IDS = {"host-ipc", "allowed-registry"}  # admission-only rules with no posture counterpart
-_ENV = celpy.Environment()
+POLICY = load_policy()
 
 
 def _posture_ids() -> set[str]:
@@ -41,34 +42,9 @@ def _posture_ids() -> set[str]:
     }
 
 
-def _compile(expression: str) -> Callable[[dict[str, Any]], Any]:
-    program = _ENV.program(_ENV.compile(expression))
-    return lambda activation: program.evaluate(activation)
-
-
-VARIABLES = [(v["name"], _compile(v["expression"])) for v in SOURCE["variables"]]
-RULES = [(r["id"], _compile(r["expression"])) for r in SOURCE["rules"]]
-
-
 def violations(pod: dict[str, Any]) -> set[str]:
-    """Rule ids the pod breaks: variables are bound in order (as the API server does), then every rule runs."""
-    activation: dict[str, Any] = {"object": celpy.json_to_cel(pod)}
-    bound: dict[str, Any] = {}
-    for name, program in VARIABLES:
-        bound[name] = program({**activation, "variables": _cel_map(bound)})
-    activation["variables"] = _cel_map(bound)
-    failed = set()
-    for rule_id, program in RULES:
-        result = program(activation)
-        if isinstance(result, Exception):
-            raise AssertionError(f"rule {rule_id} errored: {result}")
-        if result is not True and result != celpy.celtypes.BoolType(True):
-            failed.add(rule_id)
-    return failed
-
-
-def _cel_map(values: dict[str, Any]) -> Any:
-    return celpy.celtypes.MapType({celpy.celtypes.StringType(k): v for k, v in values.items()})
+    """Rule ids the pod breaks, by both CEL engines (tests/support/cel.py: they must agree on every fixture)."""
+    return POLICY.violations(pod)
 
 
 def as_pod(doc: dict[str, Any]) -> dict[str, Any]:
