@@ -17,6 +17,14 @@ line, so those fields are removed before anything reaches the API.
 Standard library only; one thread per connection; configured by environment:
     LISTEN_ADDR (0.0.0.0), LISTEN_PORT (2375), DOCKER_SOCKET (/var/run/docker.sock),
     UPSTREAM_TIMEOUT (5 seconds).
+
+Mutual TLS (optional; for an API that reaches the engine over a network it does not trust):
+    TLS_CERT_FILE, TLS_KEY_FILE   this proxy's certificate and key (PEM)
+    TLS_CA_FILE                   the CA that signs client certificates
+All three or none. With TLS on, the listener speaks TLS 1.2+ only and refuses, during the handshake,
+every client that does not present a certificate signed by TLS_CA_FILE: nothing is forwarded before
+that. The container healthcheck then uses a plain listener on 127.0.0.1:HEALTH_PORT (2374) inside the
+container's own network namespace, which answers GET /_ping only.
 """
 
 from __future__ import annotations
@@ -26,7 +34,9 @@ import json
 import os
 import re
 import socket
+import ssl
 import sys
+import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -211,25 +221,113 @@ class ProxyHandler(BaseHTTPRequestHandler):
     do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _deny
 
 
+class HealthHandler(ProxyHandler):
+    """The plain loopback listener next to a TLS one: GET|HEAD /_ping only, for the container healthcheck."""
+
+    def _handle(self) -> None:
+        if urlsplit(self.path).path != "/_ping":
+            self._refuse(403, "the health listener answers /_ping only")
+            return
+        super()._handle()
+
+
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
+    tls: ssl.SSLContext | None = None
+
+    def get_request(self) -> tuple[Any, Any]:
+        sock, addr = super().get_request()
+        if self.tls is not None:
+            # The handshake runs in the connection's own thread (finish_request), so a slow or
+            # silent client cannot stall the accept loop.
+            sock = self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        return sock, addr
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        if isinstance(request, ssl.SSLSocket):
+            request.settimeout(HANDSHAKE_TIMEOUT)
+            try:
+                request.do_handshake()
+            except (ssl.SSLError, OSError) as exc:
+                reason = getattr(exc, "reason", None) or exc.__class__.__name__
+                log(level="warning", message="tls handshake refused", client=client_address[0], reason=str(reason))
+                return
+            request.settimeout(None)
+        super().finish_request(request, client_address)
+
+
+HANDSHAKE_TIMEOUT = 5.0
+TLS_VARS = ("TLS_CERT_FILE", "TLS_KEY_FILE", "TLS_CA_FILE")
+
+
+class ConfigError(ValueError):
+    """An environment setting the proxy cannot start with."""
+
+
+def tls_context(cert: str, key: str, client_ca: str) -> ssl.SSLContext:
+    """Server context for mutual TLS: our certificate, and client certificates required from client_ca."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        ctx.load_cert_chain(cert, key)
+        ctx.load_verify_locations(cafile=client_ca)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"cannot load the TLS files: {exc.__class__.__name__}: {exc.strerror or exc}") from None
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    return ctx
+
+
+def tls_from_env(env: dict[str, str] | os._Environ[str]) -> ssl.SSLContext | None:
+    values = {name: env.get(name, "").strip() for name in TLS_VARS}
+    given = [name for name, value in values.items() if value]
+    if not given:
+        return None
+    if len(given) != len(TLS_VARS):
+        missing = ", ".join(name for name in TLS_VARS if name not in given)
+        raise ConfigError(f"mutual TLS needs {', '.join(TLS_VARS)}; missing {missing}")
+    return tls_context(values["TLS_CERT_FILE"], values["TLS_KEY_FILE"], values["TLS_CA_FILE"])
+
+
+def _serve_in_background(server: Server) -> None:
+    threading.Thread(target=server.serve_forever, name="health", daemon=True).start()
 
 
 def main() -> None:
     # Binds all interfaces inside its container; compose/K8s keep it on an internal network.
     addr = os.environ.get("LISTEN_ADDR", "0.0.0.0")  # noqa: S104  # nosec B104
-    port = int(os.environ.get("LISTEN_PORT", "2375"))
+    try:
+        port = int(os.environ.get("LISTEN_PORT", "2375"))
+        health_port = int(os.environ.get("HEALTH_PORT", "2374"))
+        ProxyHandler.upstream_timeout = float(os.environ.get("UPSTREAM_TIMEOUT", "5"))
+        tls = tls_from_env(os.environ)
+    except ValueError as exc:
+        sys.stderr.write(f"socket-proxy: invalid configuration: {exc}\n")
+        sys.exit(2)
     ProxyHandler.socket_path = os.environ.get("DOCKER_SOCKET", "/var/run/docker.sock")
-    ProxyHandler.upstream_timeout = float(os.environ.get("UPSTREAM_TIMEOUT", "5"))
     server = Server((addr, port), ProxyHandler)
-    log(level="info", message="listening", addr=addr, port=port, socket=ProxyHandler.socket_path)
+    server.tls = tls
+    health = None
+    if tls is not None:
+        health = Server(("127.0.0.1", health_port), HealthHandler)
+        _serve_in_background(health)
+    log(
+        level="info",
+        message="listening",
+        addr=addr,
+        port=port,
+        socket=ProxyHandler.socket_path,
+        tls="mutual" if tls else "off",
+        **({"health_port": health_port} if tls else {}),
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
         server.server_close()
+        if health is not None:
+            health.shutdown()
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import http.client
 import json
 import os
 import socketserver
+import ssl
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -13,6 +14,8 @@ from http.server import BaseHTTPRequestHandler
 
 import pytest
 import socket_proxy as sp
+
+from tests.support.pki import Issued, TestPKI
 
 CID = "b07497b828312718a00095713261b655ebd163a72d066f91a72f1a06dd0f5245"
 
@@ -186,3 +189,72 @@ def test_engine_down_is_502(proxy: tuple[str, int]) -> None:
     sp.ProxyHandler.socket_path = "/nonexistent/docker.sock"
     status, body, _ = _call(proxy, "GET", "/_ping")
     assert status == 502 and b"unreachable" in body
+
+
+# --- mutual TLS ---------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Issued]:
+    base = tmp_path_factory.mktemp("pki")
+    ours = TestPKI(base / "ours")
+    return {
+        "server": ours.issue("socket-proxy", server=True, sans=("DNS:localhost", "IP:127.0.0.1")),
+        "client": ours.issue("inventory-api"),
+        "rogue": TestPKI(base / "rogue", name="someone-else").issue("inventory-api"),
+    }
+
+
+@pytest.fixture()
+def tls_proxy(proxy: tuple[str, int], pki: dict[str, Issued]) -> Iterator[tuple[str, int]]:
+    """The same proxy code with mutual TLS on, in front of the recorded engine of ``proxy``."""
+    ours = pki["server"]
+    env = {"TLS_CERT_FILE": str(ours.cert), "TLS_KEY_FILE": str(ours.key), "TLS_CA_FILE": str(ours.ca)}
+    server = sp.Server(("127.0.0.1", 0), sp.ProxyHandler)
+    server.tls = sp.tls_from_env(env)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    yield "127.0.0.1", server.server_address[1]
+    server.shutdown()
+
+
+def _tls_call(addr: tuple[str, int], pki: dict[str, Issued], client: str | None, path: str = "/_ping") -> int:
+    ctx = ssl.create_default_context(cafile=str(pki["server"].ca))
+    if client is not None:
+        ctx.load_cert_chain(str(pki[client].cert), str(pki[client].key))
+    conn = http.client.HTTPSConnection(*addr, timeout=5, context=ctx)
+    try:
+        conn.request("GET", path)
+        return conn.getresponse().status
+    finally:
+        conn.close()
+
+
+def test_mtls_forwards_for_a_client_certificate_from_the_ca(tls_proxy: tuple[str, int], pki: dict) -> None:
+    assert _tls_call(tls_proxy, pki, "client") == 200
+    assert _tls_call(tls_proxy, pki, "client", "/v1.41/containers/json") == 200
+    assert _tls_call(tls_proxy, pki, "client", f"/containers/{CID}/logs") == 403  # the allow-list still applies
+    assert FakeEngine.seen == [("GET", "/_ping"), ("GET", "/v1.41/containers/json")]
+
+
+@pytest.mark.parametrize("client", [None, "rogue"], ids=["no-client-cert", "cert-from-another-ca"])
+def test_mtls_refuses_clients_without_a_valid_certificate(
+    tls_proxy: tuple[str, int], pki: dict, client: str | None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises((ssl.SSLError, ConnectionError)):
+        _tls_call(tls_proxy, pki, client)
+    assert FakeEngine.seen == []
+    assert '"message": "tls handshake refused"' in capsys.readouterr().out
+
+
+def test_mtls_refuses_plain_http(tls_proxy: tuple[str, int]) -> None:
+    with pytest.raises((http.client.HTTPException, ConnectionError)):
+        _call(tls_proxy, "GET", "/_ping")
+    assert FakeEngine.seen == []
+
+
+def test_tls_settings_are_all_or_nothing(pki: dict) -> None:
+    assert sp.tls_from_env({}) is None
+    with pytest.raises(sp.ConfigError, match="missing TLS_KEY_FILE, TLS_CA_FILE"):
+        sp.tls_from_env({"TLS_CERT_FILE": str(pki["server"].cert)})
+    with pytest.raises(sp.ConfigError, match="cannot load the TLS files"):
+        sp.tls_from_env({"TLS_CERT_FILE": "/nonexistent.pem", "TLS_KEY_FILE": "/nonexistent.pem", "TLS_CA_FILE": "/x"})
