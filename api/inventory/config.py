@@ -9,6 +9,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .fleet.config import SourceConfig, TLSFiles
 
 
 class ConfigError(ValueError):
@@ -29,6 +33,12 @@ class Settings:
     k8s_namespaces: tuple[str, ...] = ()
     k8s_in_cluster: bool = True
     k8s_api_url: str = ""
+    k8s_kubeconfig: str = ""
+    k8s_context: str = ""
+    docker_tls: TLSFiles | None = None
+    # Every engine/cluster this API aggregates; load_settings always fills it (file or environment).
+    sources_file: str = ""
+    sources: tuple[SourceConfig, ...] = ()
     page_limit_default: int = 100
     page_limit_max: int = 1000
     trusted_proxy_hops: int = 1
@@ -95,16 +105,32 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     limit_default = _int(env, "PAGE_LIMIT_DEFAULT", 100, minimum=1)
     if limit_default > limit_max:
         raise ConfigError(f"PAGE_LIMIT_DEFAULT={limit_default} exceeds PAGE_LIMIT_MAX={limit_max}")
+    timeout = _float(env, "ENGINE_TIMEOUT", 1.5, minimum=0.1)
+    from .fleet.config import SourcesError, load_sources_file, source_from_env
+
+    sources_file = env.get("SOURCES_FILE", "").strip()
+    try:
+        if sources_file:
+            sources = load_sources_file(sources_file, timeout)
+        else:
+            sources = (source_from_env(env, backend, docker_host, timeout),)
+    except SourcesError as exc:
+        raise ConfigError(str(exc)) from None
     return Settings(
         backend=backend,
         docker_host=docker_host,
-        engine_timeout=_float(env, "ENGINE_TIMEOUT", 1.5, minimum=0.1),
+        engine_timeout=timeout,
         cache_ttl=_float(env, "CACHE_TTL", 2.0),
         inspect_cache_ttl=_float(env, "INSPECT_CACHE_TTL", 30.0),
         api_token_file=token_file,
         k8s_namespaces=namespaces,
         k8s_in_cluster=_bool(env, "K8S_IN_CLUSTER", True),
         k8s_api_url=env.get("K8S_API_URL", "").strip(),
+        k8s_kubeconfig=sources[0].kubeconfig if not sources_file else "",
+        k8s_context=sources[0].context if not sources_file else "",
+        docker_tls=sources[0].tls if not sources_file else None,
+        sources_file=sources_file,
+        sources=sources,
         page_limit_default=limit_default,
         page_limit_max=limit_max,
         trusted_proxy_hops=_int(env, "TRUSTED_PROXY_HOPS", 1),

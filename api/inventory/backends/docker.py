@@ -16,6 +16,7 @@ from typing import Any
 import docker
 from docker.errors import APIError, DockerException
 from docker.errors import NotFound as DockerNotFound
+from docker.tls import TLSConfig
 from requests.exceptions import RequestException
 
 from ..config import Settings
@@ -156,10 +157,13 @@ class DockerBackend:
         with self._lock:
             if self._client is None:
                 try:
+                    tls = self._settings.docker_tls
                     self._client = docker.APIClient(
                         base_url=self._settings.docker_host,
                         version="auto",
                         timeout=self._settings.engine_timeout,
+                        # Mutual TLS to a socket proxy: verify it against our CA, present our certificate.
+                        tls=TLSConfig(client_cert=(tls.cert, tls.key), ca_cert=tls.ca, verify=True) if tls else False,
                     )
                 except _ERRORS as exc:
                     raise BackendUnavailable(f"docker engine unreachable: {exc.__class__.__name__}") from exc

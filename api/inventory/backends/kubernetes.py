@@ -403,7 +403,11 @@ def _api_client(settings: Settings) -> client.ApiClient:
         elif settings.k8s_in_cluster:
             config.load_incluster_config(client_configuration=cfg)  # refreshes the projected token as it rotates
         else:
-            config.load_kube_config(client_configuration=cfg)
+            config.load_kube_config(
+                config_file=settings.k8s_kubeconfig or None,
+                context=settings.k8s_context or None,
+                client_configuration=cfg,
+            )
     except (ConfigException, OSError) as exc:
         raise BackendUnavailable(f"kubernetes config not found: {exc.__class__.__name__}") from exc
     cfg.retries = 0  # fail fast; the informer retries with backoff and readiness reports the outage
