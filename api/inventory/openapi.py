@@ -31,6 +31,12 @@ def _problem(description: str) -> dict[str, Any]:
 
 SEVERITY = {"type": "string", "enum": list(SEVERITIES)}
 TOTALS = _obj({sev: {"type": "integer", "minimum": 0} for sev in SEVERITIES})
+SCORE = _obj({"value": {"type": "number", "minimum": 0, "maximum": 100}, "grade": {"enum": ["A", "B", "C", "D", "F"]}})
+REFERENCES = {
+    "type": "object",
+    "description": "cis: CIS Docker Benchmark v1.6.0 section; pss: Pod Security Standards level and control; "
+    "nsa: NSA/CISA Kubernetes Hardening Guide section",
+}
 
 SCHEMAS: dict[str, Any] = {
     "Problem": {
@@ -89,9 +95,42 @@ SCHEMAS: dict[str, Any] = {
         }
     ),
     "Finding": _obj(
-        {"rule": {"type": "string", "enum": [r.id for r in RULES]}, "severity": SEVERITY, "title": STR, "fix": STR}
+        {
+            "rule": {"type": "string", "enum": [r.id for r in RULES]},
+            "severity": SEVERITY,
+            "title": STR,
+            "remediation": STR,
+            "fix": STR,
+            "references": REFERENCES,
+            "waived": BOOL,
+            "waiver": {"oneOf": [{"type": "null"}, _ref("Waiver")]},
+            "fingerprint": STR,
+        }
     ),
-    "Rule": _obj({"id": STR, "severity": SEVERITY, "title": STR, "fix": STR}),
+    "Waiver": _obj(
+        {
+            "rule": STR,
+            "target": {"type": "object"},
+            "reason": STR,
+            "owner": STR,
+            "expires": {"type": "string", "format": "date"},
+            "origin": {"type": "string", "enum": ["file", "label", "annotation"]},
+        }
+    ),
+    "Score": SCORE,
+    "Rule": _obj(
+        {
+            "id": STR,
+            "severity": SEVERITY,
+            "title": STR,
+            "fix": STR,
+            "remediation": STR,
+            "rationale": STR,
+            "references": REFERENCES,
+            "backends": {"type": "array", "items": {"type": "string", "enum": ["docker", "kubernetes"]}},
+            "limits": STR,
+        }
+    ),
     "Totals": TOTALS,
     "ContainerList": _obj(
         {
@@ -109,6 +148,7 @@ SCHEMAS: dict[str, Any] = {
             "security": _ref("Security"),
             "findings": {"type": "array", "items": _ref("Finding")},
             "totals": _ref("Totals"),
+            "score": _ref("Score"),
             "client_ip": NSTR,
         }
     ),
@@ -123,12 +163,21 @@ SCHEMAS: dict[str, Any] = {
                         "name": STR,
                         "image": STR,
                         "state": STR,
+                        "source": STR,
+                        "namespace": NSTR,
                         "findings": {"type": "array", "items": _ref("Finding")},
                         "totals": _ref("Totals"),
+                        "waived": {"type": "integer", "minimum": 0},
+                        "score": _ref("Score"),
                     }
                 ),
             },
+            "source": STR,
+            "backend": STR,
             "totals": _ref("Totals"),
+            "waived": {"type": "integer", "minimum": 0},
+            "score": _ref("Score"),
+            "expired_waivers": {"type": "array", "items": _ref("Waiver")},
             "rules": {"type": "array", "items": _ref("Rule")},
             "client_ip": NSTR,
         }

@@ -7,6 +7,8 @@ from typing import Any
 from flask import Flask, Response, json, request
 from werkzeug.exceptions import HTTPException
 
+from .backends.base import AmbiguousReference, BackendUnavailable, NotFound
+
 PROBLEM_BASE = "https://github.com/container-inventory/problems/"
 PROBLEM_JSON = "application/problem+json"
 
@@ -58,6 +60,22 @@ def register_error_handlers(app: Flask) -> None:
         if exc.status == 503:
             headers["Retry-After"] = "2"
         return problem_response(exc, headers)
+
+    @app.errorhandler(BackendUnavailable)
+    def _unavailable(exc: BackendUnavailable) -> Response:
+        return _problem(Problem(503, "backend-unavailable", "Container backend unavailable", str(exc)))
+
+    @app.errorhandler(NotFound)
+    def _not_found(exc: NotFound) -> Response:
+        ref = exc.args[0] if exc.args else ""
+        return _problem(Problem(404, "container-not-found", "Container not found", f"no container matches {ref!r}"))
+
+    @app.errorhandler(AmbiguousReference)
+    def _ambiguous(exc: AmbiguousReference) -> Response:
+        detail = f"{exc.ref!r} matches several containers; use a longer prefix"
+        return _problem(
+            Problem(409, "ambiguous-reference", "Ambiguous container reference", detail, matches=exc.matches)
+        )
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, TypeVar
 
-from . import posture
 from .backends.base import AmbiguousReference, Backend, BackendUnavailable, Container, ContainerDetail, NotFound
 from .cache import TTLCache
 from .config import Settings
+from .posture import RULES, ContainerReport, PostureReport, Waiver, evaluate_container, overall_score
 
 T = TypeVar("T")
 # Slack on top of the engine timeout for the whole call (name resolution, connect, read).
@@ -19,9 +20,11 @@ DEADLINE_SLACK = 0.2
 
 
 class InventoryService:
-    def __init__(self, backend: Backend, settings: Settings) -> None:
+    def __init__(self, backend: Backend, settings: Settings, source: str = "local") -> None:
         self.backend = backend
         self.settings = settings
+        self.source = source
+        self.waivers: list[Waiver] = []
         self._lists: TTLCache[list[Container]] = TTLCache("list", settings.cache_ttl)
         # Container config is immutable after creation, so inspect results live longer.
         self._details: TTLCache[ContainerDetail] = TTLCache("inspect", settings.inspect_cache_ttl)
@@ -67,32 +70,27 @@ class InventoryService:
         key = (container.id, container.created, container.state)
         return self._details.get(key, lambda: self._bounded(self.backend.inspect, container.id))
 
-    def posture(self, include_stopped: bool = False) -> dict[str, Any]:
-        reports = []
-        all_findings: list[dict[str, str]] = []
+    def report(self, container: Container, detail: ContainerDetail) -> ContainerReport:
+        """Posture of one container (findings with waivers, score)."""
+        # The listing carries labels for every backend; inspect may add more.
+        merged = dataclasses.replace(container, labels={**container.labels, **detail.container.labels})
+        return evaluate_container(merged, detail.security, self.backend.name, self.source, self.waivers)
+
+    def posture(self, include_stopped: bool = False) -> PostureReport:
+        reports: list[ContainerReport] = []
         for c in self.containers(include_stopped):
             try:
                 detail = self.detail(c)
             except NotFound:
                 continue  # removed between list and inspect
-            findings = posture.evaluate(detail.security)
-            all_findings.extend(findings)
-            reports.append(
-                {
-                    "id": c.id,
-                    "short_id": c.short_id,
-                    "name": c.name,
-                    "image": c.image,
-                    "state": c.state,
-                    "findings": findings,
-                    "totals": posture.totals(findings),
-                }
-            )
-        return {
-            "containers": reports,
-            "totals": posture.totals(all_findings),
-            "rules": [rule.describe() for rule in posture.RULES],
-        }
+            reports.append(self.report(c, detail))
+        return PostureReport(
+            source=self.source,
+            backend=self.backend.name,
+            containers=reports,
+            rules=tuple(r for r in RULES if r.applies_to(self.backend.name)),
+            score=overall_score([r.score for r in reports]),
+        )
 
     def snapshot(self) -> dict[str, Any]:
         """Scrape-time view for metrics: is the backend up, states, findings by rule."""
@@ -103,9 +101,9 @@ class InventoryService:
         except BackendUnavailable:
             return {"up": False}
         findings: Counter[tuple[str, str]] = Counter()
-        for item in report["containers"]:
-            for f in item["findings"]:
-                findings[(f["rule"], f["severity"])] += 1
-        for rule in posture.RULES:  # export zeros so alerts see absent findings as 0, not as no data
+        for f in report.findings:
+            if not f.waived:
+                findings[(f.rule, f.severity)] += 1
+        for rule in report.rules:  # export zeros so alerts see absent findings as 0, not as no data
             findings.setdefault((rule.id, rule.severity), 0)
         return {"up": True, "states": Counter(c.state for c in everything), "findings": findings}

@@ -9,9 +9,9 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from . import metrics
 from .auth import TokenFile
-from .backends.base import AmbiguousReference, BackendUnavailable, NotFound
+from .backends.base import BackendUnavailable
+from .config import Settings
 from .openapi import spec
-from .posture import evaluate, totals
 from .problems import PROBLEM_JSON, Problem
 from .query import ListQuery, parse_bool
 from .service import InventoryService
@@ -24,8 +24,8 @@ def _service() -> InventoryService:
     return current_app.extensions["inventory"]
 
 
-def _unavailable(exc: BackendUnavailable) -> Problem:
-    return Problem(503, "backend-unavailable", "Container backend unavailable", str(exc))
+def _settings() -> Settings:
+    return current_app.config["INVENTORY_SETTINGS"]
 
 
 def _cacheable(resp: Response) -> Response:
@@ -43,12 +43,9 @@ def _authenticate() -> None:
 
 @api.get("/containers")
 def list_containers() -> Response:
-    settings = _service().settings
+    settings = _settings()
     q = ListQuery.parse(request.args, settings.page_limit_default, settings.page_limit_max)
-    try:
-        items = _service().containers(q.include_stopped)
-    except BackendUnavailable as exc:
-        raise _unavailable(exc) from None
+    items = _service().containers(q.include_stopped)
     page, total, next_cursor = q.page(items)
     body: dict[str, Any] = {
         "items": [c.to_dict() for c in page],
@@ -66,29 +63,17 @@ def get_container(ref: str) -> Response:
     if not ref or len(ref) > 256:
         raise Problem(404, "container-not-found", "Container not found", "no container matches that reference")
     svc = _service()
-    try:
-        container = svc.resolve(ref)
-        detail = svc.detail(container)
-    except NotFound:
-        raise Problem(404, "container-not-found", "Container not found", f"no container matches {ref!r}") from None
-    except AmbiguousReference as exc:
-        raise Problem(
-            409,
-            "ambiguous-reference",
-            "Ambiguous container reference",
-            f"{ref!r} matches several containers; use a longer prefix",
-            matches=exc.matches,
-        ) from None
-    except BackendUnavailable as exc:
-        raise _unavailable(exc) from None
-    findings = evaluate(detail.security)
+    container = svc.resolve(ref)
+    detail = svc.detail(container)
+    report = svc.report(container, detail)
     # The list entry carries ports and the list's health view; inspect adds started_at etc.
     merged = container.to_dict() | {k: v for k, v in detail.container.to_dict().items() if v not in (None, [], {})}
     body = {
         "container": merged,
         "security": detail.security.to_dict(),
-        "findings": findings,
-        "totals": totals(findings),
+        "findings": [f.to_dict() for f in report.findings],
+        "totals": report.totals,
+        "score": report.score.to_dict(),
         "client_ip": request.remote_addr,
     }
     return jsonify(body)
@@ -106,17 +91,13 @@ def get_posture() -> Response:
             parameter=unknown[0],
         )
     include_stopped = parse_bool("all", request.args.get("all"))
-    try:
-        report = _service().posture(include_stopped)
-    except BackendUnavailable as exc:
-        raise _unavailable(exc) from None
-    report["client_ip"] = request.remote_addr
-    return _cacheable(jsonify(report))
+    report = _service().posture(include_stopped)
+    return _cacheable(jsonify(report.to_dict() | {"client_ip": request.remote_addr}))
 
 
 @api.get("/version")
 def version() -> Response:
-    s = _service().settings
+    s = _settings()
     return jsonify(
         {
             "version": s.version,
@@ -149,7 +130,7 @@ def prometheus_metrics() -> Response:
 
 @health.get("/openapi.json")
 def openapi() -> Response:
-    return jsonify(spec(_service().settings.version))
+    return jsonify(spec(_settings().version))
 
 
 __all__ = ["PROBLEM_JSON", "api", "health"]

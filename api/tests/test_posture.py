@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import date
 
 import pytest
-from inventory.backends.base import Mount, Security
-from inventory.posture import RULES, RULES_BY_ID, SEVERITIES, evaluate, totals
+from inventory.backends.base import Container, Mount, Security
+from inventory.posture import RULES, RULES_BY_ID, SEVERITIES, Target, Waiver, count, evaluate_container
+from inventory.posture.checks import CHECKS
 
 HARDENED = Security(
     user="10001:10001",
@@ -42,6 +44,23 @@ BREAKS = {
 }
 
 
+CONTAINER = Container(
+    id="c" * 64, names=["web"], image="app:1", image_id="", state="running", status="Up", created=None
+)
+
+
+def evaluate(sec: Security, waivers: tuple[Waiver, ...] = ()) -> list[dict]:
+    return [f.to_dict() for f in evaluate_container(CONTAINER, sec, "docker", waivers=waivers).findings]
+
+
+def totals(findings: list[dict]) -> dict[str, int]:
+    return {sev: sum(1 for f in findings if f["severity"] == sev and not f["waived"]) for sev in SEVERITIES}
+
+
+def test_every_catalog_rule_has_a_check() -> None:
+    assert set(CHECKS) == set(RULES_BY_ID)
+
+
 def test_hardened_container_has_no_findings() -> None:
     assert evaluate(HARDENED) == []
 
@@ -69,3 +88,15 @@ def test_totals_and_ordering() -> None:
     order = [SEVERITIES.index(f["severity"]) for f in findings]
     assert order == sorted(order)
     assert totals(findings) == {"CRITICAL": 2, "HIGH": 4, "MEDIUM": 3, "LOW": 2}
+
+
+def test_scores_and_waivers() -> None:
+    report = evaluate_container(CONTAINER, dataclasses.replace(HARDENED, privileged=True), "docker")
+    assert report.score.value == 60.0 and report.score.grade == "C"
+    waiver = Waiver("privileged", Target(name="we*"), "lab box", "team-a", date(2999, 1, 1))
+    waived = evaluate_container(CONTAINER, dataclasses.replace(HARDENED, privileged=True), "docker", waivers=[waiver])
+    assert waived.findings[0].waiver == waiver and waived.score.value == 100.0
+    assert count(waived.findings)["CRITICAL"] == 0
+    expired = dataclasses.replace(waiver, expires=date(2000, 1, 1))
+    again = evaluate_container(CONTAINER, dataclasses.replace(HARDENED, privileged=True), "docker", waivers=[expired])
+    assert again.findings[0].waiver is None and again.score.grade == "C"

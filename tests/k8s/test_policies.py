@@ -4,7 +4,6 @@ every environment and reject each bad manifest by exactly the rule(s) it breaks.
 
 from __future__ import annotations
 
-import ast
 import copy
 import importlib.util
 import json
@@ -31,15 +30,9 @@ POLICY = load_policy()
 
 
 def _posture_ids() -> set[str]:
-    """Rule ids from api/inventory/posture.py, read without importing Flask (not in this venv)."""
-    tree = ast.parse((ROOT / "api" / "inventory" / "posture.py").read_text())
-    return {
-        node.args[0].value
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Call)
-        and getattr(node.func, "id", "") == "Rule"
-        and isinstance(node.args[0], ast.Constant)
-    }
+    """Rule ids from the posture catalog (api/inventory/posture/catalog.yaml), read without importing Flask."""
+    doc = yaml.safe_load((ROOT / "api" / "inventory" / "posture" / "catalog.yaml").read_text())
+    return {rule["id"] for rule in doc["rules"]}
 
 
 def violations(pod: dict[str, Any]) -> set[str]:

@@ -25,6 +25,7 @@ class AmbiguousReference(Exception):
 
     def __init__(self, ref: str, matches: list[str]) -> None:
         super().__init__(f"{ref!r} matches {len(matches)} containers")
+        self.ref = ref
         self.matches = matches
 
 

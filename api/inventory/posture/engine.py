@@ -1,0 +1,83 @@
+"""Evaluate containers against the catalog: findings, waivers, scores. The one layer that decides posture."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from ..backends.base import Container, Security
+from .catalog import Catalog, Rule, catalog
+from .checks import CHECKS
+from .report import ContainerReport, Finding, Score
+from .waivers import Waiver
+
+
+def violated(security: Security, backend: str, cat: Catalog | None = None) -> list[Rule]:
+    """Rules of the catalog that apply to ``backend`` and that the container breaks, most severe first."""
+    cat = cat or catalog()
+    return [r for r in cat.rules if r.applies_to(backend) and CHECKS[r.id](security)]
+
+
+def grade(value: float, cat: Catalog | None = None) -> str:
+    cat = cat or catalog()
+    return next(g for g, minimum in cat.grades if value >= minimum)
+
+
+def container_score(findings: Sequence[Finding], cat: Catalog | None = None) -> Score:
+    """100 minus the severity weights of the unwaived findings, never below 0."""
+    cat = cat or catalog()
+    value = float(max(0, 100 - sum(cat.weights[f.severity] for f in findings if not f.waived)))
+    return Score(value, grade(value, cat))
+
+
+def overall_score(scores: Sequence[Score], cat: Catalog | None = None) -> Score:
+    """Mean of the container scores, one decimal; 100 (A) when there is nothing to score."""
+    value = round(sum(s.value for s in scores) / len(scores), 1) if scores else 100.0
+    return Score(value, grade(value, cat))
+
+
+def match_waiver(rule: str, container: Container, waivers: Sequence[Waiver], today: date) -> Waiver | None:
+    for w in waivers:
+        if (
+            w.rule == rule
+            and not w.expired(today)
+            and w.target.matches(container.name, container.image, container.namespace, container.labels)
+        ):
+            return w
+    return None
+
+
+def evaluate_container(
+    container: Container,
+    security: Security,
+    backend: str,
+    source: str = "local",
+    waivers: Sequence[Waiver] = (),
+    today: date | None = None,
+) -> ContainerReport:
+    today = today or date.today()
+    findings = [
+        Finding(
+            rule=r.id,
+            severity=r.severity,
+            title=r.title,
+            remediation=r.remediation,
+            references=r.references,
+            source=source,
+            target=container.name,
+            container_id=container.id,
+            image=container.image,
+            waiver=match_waiver(r.id, container, waivers, today),
+        )
+        for r in violated(security, backend)
+    ]
+    return ContainerReport(
+        id=container.id,
+        name=container.name,
+        image=container.image,
+        state=container.state,
+        source=source,
+        namespace=container.namespace,
+        findings=findings,
+        score=container_score(findings),
+    )
