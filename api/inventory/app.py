@@ -13,6 +13,8 @@ from . import metrics
 from .auth import TokenFile
 from .backends import Backend, make_backend
 from .config import Settings, load_settings
+from .history.query import HistoryQueries
+from .history.views import history_api
 from .logs import configure_logging
 from .problems import register_error_handlers
 from .service import InventoryService
@@ -78,6 +80,7 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
     service = InventoryService(backend or make_backend(settings), settings)
     app.extensions["inventory"] = service
     app.extensions["token"] = TokenFile(settings.api_token_file)
+    app.extensions["history"] = HistoryQueries(settings.database_url)
     app.extensions["collector"] = metrics.InventoryCollector(
         service.snapshot,
         {"version": settings.version, "revision": settings.git_sha, "backend": service.backend.name},
@@ -85,6 +88,7 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
     register_error_handlers(app)
     _install_request_hooks(app)
     app.register_blueprint(api)
+    app.register_blueprint(history_api)
     app.register_blueprint(health)
     configure_tracing(app, settings.version)
     return app

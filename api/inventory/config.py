@@ -46,6 +46,8 @@ class Settings:
     git_sha: str = "unknown"
     build_time: str = "unknown"
     log_level: str = "INFO"
+    # History database (read by /api/changes etc.; written only by the recorder). Checked by inventory.history.
+    database_url: str = "sqlite:////var/lib/inventory/history.db"
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -138,4 +140,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         git_sha=env.get("GIT_SHA", "unknown"),
         build_time=env.get("BUILD_TIME", "unknown"),
         log_level=level,
+        database_url=_database_url(env),
     )
+
+
+def _database_url(env: Mapping[str, str]) -> str:
+    from .history.settings import database_url  # late: the history package imports this module
+
+    return database_url(env)

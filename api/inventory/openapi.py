@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .history import openapi as history_openapi
 from .posture import RULES, SEVERITIES
 from .query import STATES
 
@@ -310,6 +311,8 @@ def spec(version: str) -> dict[str, Any]:
             },
         },
     }
+    doc["components"]["schemas"] |= history_openapi.SCHEMAS  # type: ignore[index]
+    doc["paths"] |= history_openapi.paths(_AUTH_ERRORS)  # type: ignore[operator]
     for path in doc["paths"].values():
         for operation in path.values():
             operation["responses"] = {**_EDGE, **operation["responses"]}

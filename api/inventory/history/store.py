@@ -1,0 +1,231 @@
+"""The recorder's write side: last recorded state in, one transaction per cycle out."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, delete, select
+from sqlalchemy.orm import Session
+
+from ..posture import SEVERITIES
+from .diff import ChangeEvent
+from .models import Change, ContainerState, FindingState, PostureSample, RecorderMeta
+from .observe import ContainerObs, FindingObs, Observation
+
+LAST_CYCLE = "last_cycle_at"
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def iso(value: dt.datetime) -> str:
+    return value.isoformat(timespec="milliseconds") + "Z"
+
+
+@dataclass(frozen=True)
+class ChangeRecord:
+    """One stored change as it crosses layers (API answers, webhook bodies)."""
+
+    id: int
+    uid: str
+    at: dt.datetime
+    kind: str
+    source: str
+    container_id: str
+    container_name: str
+    workload: str
+    rule: str | None
+    severity: str | None
+    fingerprint: str | None
+    old: str | None
+    new: str | None
+    while_away: bool
+
+    @classmethod
+    def from_row(cls, row: Change) -> ChangeRecord:
+        return cls(
+            row.id,
+            row.uid,
+            row.at,
+            row.kind,
+            row.source,
+            row.container_id,
+            row.container_name,
+            row.workload,
+            row.rule,
+            row.severity,
+            row.fingerprint,
+            row.old,
+            row.new,
+            bool(row.while_away),
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "id": self.uid,
+            "at": iso(self.at),
+            "kind": self.kind,
+            "source": self.source,
+            "container_id": self.container_id,
+            "container_name": self.container_name,
+            "workload": self.workload,
+            "rule": self.rule,
+            "severity": self.severity,
+            "fingerprint": self.fingerprint,
+            "old": self.old,
+            "new": self.new,
+            "while_away": self.while_away,
+        }
+
+
+def _container_row(c: ContainerObs) -> ContainerState:
+    return ContainerState(
+        source=c.source,
+        container_id=c.id,
+        name=c.name,
+        workload=c.workload,
+        image=c.image,
+        image_id=c.image_id,
+        state=c.state,
+        health=c.health,
+        started_at=c.started_at,
+        restart_count=c.restart_count,
+    )
+
+
+def _finding_row(f: FindingObs) -> FindingState:
+    return FindingState(
+        fingerprint=f.fingerprint,
+        source=f.source,
+        workload=f.workload,
+        rule=f.rule,
+        severity=f.severity,
+        waived=f.waived,
+        waiver_expires=f.waiver_expires,
+        container_id=f.container_id,
+        container_name=f.container_name,
+    )
+
+
+def _clip(value: str | None) -> str | None:
+    return None if value is None else value[:512]
+
+
+def severity_totals(findings: dict[str, FindingObs]) -> tuple[dict[str, int], int]:
+    counts = {sev: 0 for sev in SEVERITIES}
+    waived = 0
+    for f in findings.values():
+        if f.waived:
+            waived += 1
+        elif f.severity in counts:
+            counts[f.severity] += 1
+    return counts, waived
+
+
+class HistoryStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def load(self) -> tuple[Observation, dt.datetime | None]:
+        """The last recorded state and when the last cycle finished (None: nothing recorded yet)."""
+        obs = Observation()
+        with Session(self.engine) as s:
+            for c in s.scalars(select(ContainerState)):
+                key = (c.source, c.container_id)
+                obs.containers[key] = ContainerObs(
+                    c.source,
+                    c.container_id,
+                    c.name,
+                    c.workload,
+                    c.image,
+                    c.image_id,
+                    c.state,
+                    c.health,
+                    c.started_at,
+                    c.restart_count,
+                )
+                obs.evaluated.add(key)
+            for f in s.scalars(select(FindingState)):
+                obs.findings[f.fingerprint] = FindingObs(
+                    f.fingerprint,
+                    f.source,
+                    f.workload,
+                    f.rule,
+                    f.severity,
+                    f.container_id,
+                    f.container_name,
+                    bool(f.waived),
+                    f.waiver_expires,
+                )
+            meta = s.get(RecorderMeta, LAST_CYCLE)
+        last = dt.datetime.fromisoformat(meta.value) if meta else None
+        return obs, last
+
+    def commit(
+        self, prev: Observation, cur: Observation, events: list[ChangeEvent], now: dt.datetime, while_away: bool
+    ) -> list[ChangeRecord]:
+        """Write the changes and the new state in one transaction; return the stored changes."""
+        with Session(self.engine) as s, s.begin():
+            rows = [
+                Change(
+                    uid=uuid.uuid4().hex,
+                    at=now,
+                    kind=e.kind,
+                    source=e.source,
+                    container_id=e.container_id,
+                    container_name=e.container_name,
+                    workload=e.workload,
+                    rule=e.rule,
+                    severity=e.severity,
+                    fingerprint=e.fingerprint,
+                    old=_clip(e.old),
+                    new=_clip(e.new),
+                    while_away=while_away,
+                )
+                for e in events
+            ]
+            s.add_all(rows)
+            for key, c in cur.containers.items():
+                if prev.containers.get(key) != c:
+                    s.merge(_container_row(c))
+            for key in prev.containers.keys() - cur.containers.keys():
+                s.execute(
+                    delete(ContainerState).where(ContainerState.source == key[0], ContainerState.container_id == key[1])
+                )
+            for fp, f in cur.findings.items():
+                if prev.findings.get(fp) != f:
+                    s.merge(_finding_row(f))
+            gone = list(prev.findings.keys() - cur.findings.keys())
+            if gone:
+                s.execute(delete(FindingState).where(FindingState.fingerprint.in_(gone)))
+            before_totals = severity_totals(prev.findings)
+            after_totals = severity_totals(cur.findings)
+            if before_totals != after_totals or s.get(RecorderMeta, LAST_CYCLE) is None:
+                counts, waived = after_totals
+                s.add(
+                    PostureSample(
+                        at=now,
+                        critical=counts["CRITICAL"],
+                        high=counts["HIGH"],
+                        medium=counts["MEDIUM"],
+                        low=counts["LOW"],
+                        waived=waived,
+                    )
+                )
+            s.merge(RecorderMeta(key=LAST_CYCLE, value=now.isoformat()))
+            s.flush()
+            return [ChangeRecord.from_row(r) for r in rows]
+
+    def purge(self, before: dt.datetime) -> int:
+        """Retention: delete changes and posture samples older than `before` (keeps the last sample)."""
+        with Session(self.engine) as s, s.begin():
+            removed = s.execute(delete(Change).where(Change.at < before)).rowcount or 0
+            newest_old = s.scalar(
+                select(PostureSample.id).where(PostureSample.at < before).order_by(PostureSample.id.desc())
+            )
+            if newest_old is not None:
+                s.execute(delete(PostureSample).where(PostureSample.id < newest_old))
+        return int(removed)

@@ -1,0 +1,97 @@
+"""One recorder: observe -> diff against the last recorded state -> store -> notify, in a loop."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..backends.base import BackendUnavailable
+from ..history import metrics
+from ..history.diff import diff
+from ..history.observe import InventoryReader, Observation, observe
+from ..history.store import ChangeRecord, HistoryStore, severity_totals, utcnow
+
+log = logging.getLogger("inventory.recorder")
+HEARTBEAT = 30.0  # seconds between "still alive" writes when nothing changes
+PURGE_EVERY = 3600.0
+
+
+class Recorder:
+    def __init__(
+        self,
+        reader: InventoryReader,
+        store: HistoryStore,
+        retention_days: int,
+        notify: Callable[[list[ChangeRecord]], None] | None = None,
+    ) -> None:
+        self.reader = reader
+        self.store = store
+        self.retention = dt.timedelta(days=retention_days)
+        self.notify = notify or (lambda _changes: None)
+        self.prev: Observation | None = None
+        self.away_since: dt.datetime | None = None
+        self._last_write = 0.0
+        self._last_purge = 0.0
+        self.stopping = threading.Event()
+
+    def load(self) -> Observation:
+        """Read the last recorded state; the first cycle after this records what changed while away."""
+        self.prev, self.away_since = self.store.load()
+        if self.away_since is not None:
+            log.info("recorder resumes", extra={"last_cycle": self.away_since.isoformat()})
+        return self.prev
+
+    def cycle(self) -> list[ChangeRecord]:
+        """One observation; returns the stored changes (raises on backend/database errors, state kept)."""
+        prev = self.prev if self.prev is not None else self.load()
+        started = time.perf_counter()
+        now = utcnow()
+        cur = observe(self.reader)
+        events = diff(prev, cur, now)
+        unchanged = not events and cur.containers == prev.containers and cur.findings == prev.findings
+        if unchanged and time.monotonic() - self._last_write < HEARTBEAT:
+            metrics.CYCLES.labels("unchanged").inc()
+            return []
+        while_away = self.away_since is not None
+        stored = self.store.commit(prev, cur, events, now, while_away)
+        self._last_write = time.monotonic()
+        self.prev, self.away_since = cur, None
+        for change in stored:
+            metrics.CHANGES.labels(change.kind, str(change.while_away).lower()).inc()
+        counts, _waived = severity_totals(cur.findings)
+        for severity, count in counts.items():
+            metrics.OPEN_FINDINGS.labels(severity).set(count)
+        metrics.CYCLES.labels("stored").inc()
+        metrics.LAST_SUCCESS.set(time.time())
+        metrics.DB_UP.set(1)
+        metrics.CYCLE_SECONDS.observe(time.perf_counter() - started)
+        if stored:
+            self.notify(stored)
+        return stored
+
+    def purge_if_due(self) -> None:
+        if time.monotonic() - self._last_purge < PURGE_EVERY and self._last_purge:
+            return
+        removed = self.store.purge(utcnow() - self.retention)
+        self._last_purge = time.monotonic()
+        if removed:
+            log.info("retention purge", extra={"removed": removed})
+
+    def run(self, wait: Callable[[], None]) -> None:
+        while not self.stopping.is_set():
+            try:
+                self.cycle()
+                self.purge_if_due()
+            except BackendUnavailable as exc:
+                metrics.CYCLES.labels("backend_unavailable").inc()
+                log.warning("backend unavailable; will retry", extra={"error": str(exc)})
+            except SQLAlchemyError as exc:
+                metrics.CYCLES.labels("database_error").inc()
+                metrics.DB_UP.set(0)
+                log.warning("history database unavailable; will retry", extra={"error": type(exc).__name__})
+            wait()

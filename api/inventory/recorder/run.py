@@ -1,0 +1,81 @@
+"""Wiring: settings, migrations, metrics endpoint, webhook sink, signals, the loop."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import signal
+import sys
+import time
+from types import FrameType
+
+from prometheus_client import start_http_server
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..backends import make_backend
+from ..config import ConfigError, load_settings
+from ..history import db, metrics
+from ..history.settings import RecorderSettings, load_recorder_settings
+from ..history.store import HistoryStore
+from ..history.webhook import WebhookSink
+from ..logs import configure_logging
+from ..service import InventoryService
+from .loop import Recorder
+
+log = logging.getLogger("inventory.recorder")
+INSPECT_TTL = 1.0  # restarts show up through a fresh inspect (started_at) within this + one interval
+
+
+def _migrate(rec: RecorderSettings, stop: Recorder) -> None:
+    engine = db.make_engine(rec.database_url)
+    delay = 0.5
+    while not stop.stopping.is_set():
+        try:
+            db.upgrade(engine)
+            metrics.DB_UP.set(1)
+            log.info("history database at head", extra={"database": db.redacted(rec.database_url)})
+            return
+        except SQLAlchemyError as exc:
+            metrics.DB_UP.set(0)
+            log.warning("history database unavailable; retrying", extra={"error": type(exc).__name__})
+            stop.stopping.wait(delay)
+            delay = min(delay * 2, 10.0)
+
+
+def main() -> int:
+    try:
+        settings = load_settings()
+        rec = load_recorder_settings()
+    except ConfigError as exc:
+        print(f"inventory-recorder: invalid configuration: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    settings = dataclasses.replace(
+        settings, cache_ttl=0.0, inspect_cache_ttl=min(settings.inspect_cache_ttl, INSPECT_TTL)
+    )
+    service = InventoryService(make_backend(settings), settings)
+    engine = db.make_engine(rec.database_url)
+    sink = WebhookSink(rec) if rec.webhook_url else None
+    recorder = Recorder(service, HistoryStore(engine), rec.retention_days, sink.offer if sink else None)
+
+    def _stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("recorder stopping", extra={"signal": signum})
+        recorder.stopping.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    if rec.metrics_port:
+        start_http_server(rec.metrics_port, registry=metrics.REGISTRY)
+    _migrate(rec, recorder)
+    if sink:
+        sink.start()
+    log.info("recorder started", extra={"interval": rec.interval, "webhook": bool(sink)})
+
+    def wait() -> None:
+        recorder.stopping.wait(rec.interval)
+
+    started = time.monotonic()
+    recorder.run(wait)
+    if sink:
+        sink.stop(drain=min(5.0, time.monotonic() - started))
+    return 0
