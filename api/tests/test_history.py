@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from inventory.history.diff import diff
 from inventory.history.models import Base
 from inventory.history.observe import ContainerObs, FindingObs, Observation, fingerprint, workload_identity
 from inventory.history.store import HistoryStore
+from inventory.posture import Target, Waiver
 from inventory.recorder.loop import Recorder
 from inventory.service import InventoryService
 from test_api import validate
@@ -240,3 +242,25 @@ def test_history_down_is_503_while_listing_works(backend: RecordedBackend, tmp_p
         assert resp.headers["Retry-After"]
     assert client.get("/api/containers").status_code == 200
     assert client.get("/api/posture").status_code == 200
+
+
+def test_recorder_follows_waivers(backend: RecordedBackend, db_url: str) -> None:
+    """Waived and waiver-expired come from the posture engine's waivers, not from the recorder."""
+    rec = recorder_for(backend, db_url)
+    service = rec.reader
+    assert isinstance(service, InventoryService)
+    rec.cycle()
+    today = dt.date.today()
+    target = Target(name="legacy-db")
+    service.waivers = [Waiver("run-as-root", target, "migrating", "team-db", today + dt.timedelta(days=3))]
+    waived = rec.cycle()
+    assert [(c.kind, c.rule, c.container_name) for c in waived] == [("finding_waived", "run-as-root", "legacy-db")]
+    # time passes: the waiver's last day is over (the engine no longer applies it)
+    service.waivers = [Waiver("run-as-root", target, "migrating", "team-db", today - dt.timedelta(days=1))]
+    assert rec.prev is not None
+    rec.prev.findings = {
+        fp: dataclasses.replace(f, waiver_expires=dt.datetime(2000, 1, 1)) if f.waived else f
+        for fp, f in rec.prev.findings.items()
+    }
+    expired = rec.cycle()
+    assert [(c.kind, c.rule, c.while_away) for c in expired] == [("finding_waiver_expired", "run-as-root", False)]

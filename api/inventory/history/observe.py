@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..backends.base import Container, ContainerDetail, NotFound
-from ..posture import evaluate
+from ..posture import ContainerReport, Finding
 
 DEFAULT_SOURCE = "local"
 RUNNING = "running"
@@ -59,9 +59,13 @@ class Observation:
 class InventoryReader(Protocol):
     """The part of InventoryService the recorder uses."""
 
+    source: str
+
     def containers(self, include_stopped: bool) -> list[Container]: ...
 
     def detail(self, container: Container) -> ContainerDetail: ...
+
+    def report(self, container: Container, detail: ContainerDetail) -> ContainerReport: ...
 
 
 _RS_POD = re.compile(r"^(?P<owner>.+)-(?P<hash>[a-z0-9]+)-[a-z0-9]{5}$")
@@ -84,10 +88,6 @@ def _k8s_owner(c: Container) -> str:
     return pod
 
 
-def source_of(c: Container) -> str:
-    return getattr(c, "source", None) or DEFAULT_SOURCE
-
-
 def workload_identity(c: Container) -> str:
     """compose:<project>/<service>/<n>, k8s:<namespace>/<owner>/<container>, else name:<container name>."""
     if c.namespace is not None:
@@ -104,10 +104,10 @@ def fingerprint(source: str, workload: str, rule: str) -> str:
     return hashlib.sha256(f"{source}\x00{workload}\x00{rule}".encode()).hexdigest()[:32]
 
 
-def container_obs(c: Container, detail: ContainerDetail | None) -> ContainerObs:
+def container_obs(c: Container, detail: ContainerDetail | None, source: str = DEFAULT_SOURCE) -> ContainerObs:
     live = detail.container if detail else c
     return ContainerObs(
-        source=source_of(c),
+        source=source,
         id=c.id,
         name=c.name,
         workload=workload_identity(c),
@@ -120,19 +120,28 @@ def container_obs(c: Container, detail: ContainerDetail | None) -> ContainerObs:
     )
 
 
-def findings_of(obs: ContainerObs, detail: ContainerDetail) -> list[FindingObs]:
-    """Findings of one container, one per rule. (The switch point to typed posture reports with waivers.)"""
+def _waiver_end(f: Finding) -> dt.datetime | None:
+    """A waiver is valid through its expiry date (UTC): it lapses at the next midnight."""
+    if f.waiver is None:
+        return None
+    return dt.datetime.combine(f.waiver.expires + dt.timedelta(days=1), dt.time())
+
+
+def findings_of(obs: ContainerObs, report: ContainerReport) -> list[FindingObs]:
+    """Findings of one container from the posture engine (waivers applied), keyed by workload fingerprint."""
     return [
         FindingObs(
-            fingerprint=fingerprint(obs.source, obs.workload, f["rule"]),
+            fingerprint=fingerprint(obs.source, obs.workload, f.rule),
             source=obs.source,
             workload=obs.workload,
-            rule=f["rule"],
-            severity=f["severity"],
+            rule=f.rule,
+            severity=f.severity,
             container_id=obs.id,
             container_name=obs.name,
+            waived=f.waived,
+            waiver_expires=_waiver_end(f),
         )
-        for f in evaluate(detail.security)
+        for f in report.findings
     ]
 
 
@@ -144,11 +153,11 @@ def observe(reader: InventoryReader) -> Observation:
             detail: ContainerDetail | None = reader.detail(c)
         except NotFound:
             continue  # removed between list and inspect: the next look reports it
-        obs = container_obs(c, detail)
+        obs = container_obs(c, detail, reader.source)
         key = (obs.source, obs.id)
         out.containers[key] = obs
         if detail is not None:
             out.evaluated.add(key)
-            for f in findings_of(obs, detail):
+            for f in findings_of(obs, reader.report(c, detail)):
                 out.findings.setdefault(f.fingerprint, f)  # replicas of one workload share a fingerprint
     return out
