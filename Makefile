@@ -18,14 +18,22 @@ export DOCKER COMPOSE
 VERSION     := $(shell cat $(ROOT)/VERSION)
 GIT_SHA     := $(shell git -C $(ROOT) rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 BUILD_TIME  := $(shell git -C $(ROOT) log -1 --format=%cI 2>/dev/null || date -u +%Y-%m-%dT%H:%M:%SZ)
-IMAGE_TAG   ?= $(VERSION)
+# Jenkins passes every job parameter, an empty one as an empty string (IMAGE_TAG=""), in the environment or on
+# the command line. `?=` would keep that empty value, so every parameter with a default treats empty as unset
+# (override: an empty IMAGE_TAG= on the command line gets the default too). tests/cicd/test_rehearsal.py runs the
+# Jenkinsfiles' sh steps with exactly that environment.
+override IMAGE_TAG  := $(or $(strip $(IMAGE_TAG)),$(VERSION))
+# The immutable tag every build also pushes: VERSION + git sha (IMAGE_TAG may be a mutable name like 0.1.0).
+override BUILD_TAG  := $(VERSION)-$(GIT_SHA)
 REGISTRY    ?=
-BASE_IMAGE  ?= debian:12.12-slim
-export IMAGE_TAG REGISTRY VERSION GIT_SHA BUILD_TIME BASE_IMAGE
+override BASE_IMAGE := $(or $(strip $(BASE_IMAGE)),debian:12.12-slim)
+export IMAGE_TAG BUILD_TAG REGISTRY VERSION GIT_SHA BUILD_TIME BASE_IMAGE
 
-IMAGES      := flask-api nginx-proxy socket-proxy
-CA_BUNDLE   ?= /etc/ssl/certs/ca-certificates.crt
-PROJECT     ?= inventory
+# Our images (built from a Dockerfile); empty IMAGES (a blank job parameter) means all of them.
+OUR_IMAGES  := flask-api nginx-proxy socket-proxy
+override IMAGES := $(or $(strip $(IMAGES)),$(OUR_IMAGES))
+override CA_BUNDLE := $(or $(strip $(CA_BUNDLE)),/etc/ssl/certs/ca-certificates.crt)
+override PROJECT := $(or $(strip $(PROJECT)),inventory)
 # Setting API_TOKEN_DIR (a directory with a "token" file) turns on bearer auth (compose.auth.yaml).
 COMPOSE_FILES := -f compose.yaml $(if $(API_TOKEN_DIR),-f compose.auth.yaml)
 export API_TOKEN_DIR
@@ -37,7 +45,8 @@ LINT_TARGETS :=
 TEST_TARGETS :=
 -include $(ROOT)/mk/*.mk
 
-.PHONY: help deps venv lint secrets-baseline unit images base-image up down wait integration test bench clean
+.PHONY: help deps venv lint secrets-baseline unit images base-image up down wait integration pull-images \
+        integration-pulled test bench clean
 help: ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
@@ -67,14 +76,14 @@ unit: venv ## unit tests (no Docker needed)
 base-image: ## pull the pinned base image, or build it offline with debootstrap
 	@bash scripts/base-image.sh $(BASE_IMAGE)
 
-images: base-image ## build flask-api, nginx-proxy, socket-proxy with BuildKit
+images: base-image ## build $(IMAGES) with BuildKit, tagged IMAGE_TAG and BUILD_TAG (VERSION-gitsha, immutable)
 	@for img in $(IMAGES); do \
 	  echo "==> docker build $(REGISTRY)$$img:$(IMAGE_TAG)"; \
 	  DOCKER_BUILDKIT=1 $(DOCKER) build -q \
 	    $$( [ -s $(CA_BUNDLE) ] && echo "--secret id=ca,src=$(CA_BUNDLE)" ) \
 	    --build-arg BASE_IMAGE=$(BASE_IMAGE) --build-arg VERSION=$(VERSION) \
 	    --build-arg GIT_SHA=$(GIT_SHA) --build-arg BUILD_TIME=$(BUILD_TIME) \
-	    -t $(REGISTRY)$$img:$(IMAGE_TAG) -t $(REGISTRY)$$img:$(GIT_SHA) -f $$(scripts/image-dir.sh $$img)/Dockerfile $$(scripts/image-dir.sh $$img) >/dev/null; \
+	    -t $(REGISTRY)$$img:$(IMAGE_TAG) -t $(REGISTRY)$$img:$(BUILD_TAG) -f $$(scripts/image-dir.sh $$img)/Dockerfile $$(scripts/image-dir.sh $$img) >/dev/null; \
 	done
 
 deps: ## install missing Debian packages (tools/apt-packages.txt) and start dockerd if none answers
@@ -90,8 +99,19 @@ up: deps images ## start the hardened stack on 127.0.0.1:8080 and wait until hea
 down: ## stop and remove everything `make up` created (containers, networks, volumes)
 	@$(COMPOSE) $(COMPOSE_FILES) down -v --remove-orphans
 
-integration: venv images ## real-Docker integration suite (the Jenkins runner-job)
-	@echo "==> integration tests (real Docker)"
+integration: venv images ## real-Docker integration suite on images built from this checkout
+	@echo "==> integration tests (real Docker, images $(IMAGE_TAG))"
+	@pytest -q tests/integration --junitxml=reports/integration.xml
+
+# The Jenkins runner-job tests what a build pushed: it pulls from PUSH_REGISTRY instead of rebuilding. Our images in
+# IMAGES (the ones under test) come at IMAGE_TAG, their peers at VERSION (the last push from main); all are tagged
+# locally as IMAGE_TAG, the tag the integration suite runs.
+pull-images: ## pull our $(IMAGES) at IMAGE_TAG (peers at VERSION) from PUSH_REGISTRY for the integration suite
+	@IMAGES="$(filter $(OUR_IMAGES),$(IMAGES))" PEERS="$(filter-out $(IMAGES),$(OUR_IMAGES))" PEER_TAG="$(VERSION)" \
+	  PUSH_REGISTRY="$(PUSH_REGISTRY)" bash jenkins/scripts/registry.sh pull
+
+integration-pulled: venv pull-images ## the integration suite against the pushed images of IMAGE_TAG (runner-job)
+	@echo "==> integration tests (real Docker, pulled images $(PUSH_REGISTRY)/*:$(IMAGE_TAG))"
 	@pytest -q tests/integration --junitxml=reports/integration.xml
 
 test: deps lint unit integration $(TEST_TARGETS) ## everything CI runs

@@ -1,7 +1,9 @@
 # CI/CD + supply chain (issue 4): security scans, SBOMs, push, and the tests of the Jenkins-as-code in jenkins/.
 #   make scan       config scanners + image scanners + CycloneDX SBOM per image (fails on findings; see scan/)
 #   make scan-ci    the same with SCAN_OFFLINE_OK=1: accepts ONLY "no Trivy vuln DB" and "no Dockle", loudly
-#   make push       push both tags of every image (PUSH_REGISTRY + REGISTRY_USER/REGISTRY_PASSWORD[_FILE])
+#   make push       push IMAGE_TAG + BUILD_TAG of every image, record digests in reports/images.json
+#   make mirror     mirror the third-party images the chart runs (jenkins/mirror-images.txt) into the registry
+#   make images-json  merge the recorded digests (reports/images/*.json) into reports/images.json for deploy.sh
 #   make test-cicd  Groovy parse of seed + Jenkinsfiles, job/target/credential/plugin cross-checks, scanner gates
 
 SCAN_VENV        := $(ROOT)/.venv-scan
@@ -19,8 +21,18 @@ SCAN_DOCKERFILES ?= $(shell git -C $(ROOT) ls-files --cached --others --exclude-
 SCAN_K8S         ?= $(patsubst %/Chart.yaml,%,$(wildcard deploy/helm/*/Chart.yaml))
 SCAN_COMPOSE     ?= $(wildcard compose.yaml jenkins/compose.yaml)
 SCAN_IMAGES      ?= $(foreach img,$(IMAGES),$(REGISTRY)$(img):$(IMAGE_TAG))
+# THE registry is named once, by the chart (`imageRegistry:` in values.yaml): the chart pulls from it, the admission
+# policies admit it and `make push` / `make mirror` push to it. Not overridable from the environment on purpose.
+CHART_VALUES     := deploy/helm/container-inventory/values.yaml
+override PUSH_REGISTRY := $(shell sed -n 's/^imageRegistry: *//p' $(CHART_VALUES))
+# Images the chart runs (its `images:` map) and the third-party ones among them, mirrored from a pinned upstream:
+# jenkins/mirror-images.txt lines "<name> <upstream repository>", tag = the chart's images.<name>.tag.
+CHART_IMAGES     := $(shell sed -n '/^images:/,/^[^ ]/s/^  \([a-z0-9-]*\):.*/\1/p' $(CHART_VALUES))
+MIRROR_IMAGES    := $(shell awk '!/^#/ && NF {print $$1}' jenkins/mirror-images.txt)
+MIRROR_SPECS      = $(foreach m,$(MIRROR_IMAGES),$(m)=$(shell awk -v n=$(m) '$$1 == n {print $$2}' jenkins/mirror-images.txt):$(shell sed -n '/^images:/,/^[^ ]/s/^  $(m): *{tag: *"\{0,1\}\([^",}]*\).*/\1/p' $(CHART_VALUES)))
+EXPECT_TAG       ?=
 
-.PHONY: scan-venv scan scan-config scan-images scan-ci push test-cicd
+.PHONY: scan-venv scan scan-config scan-images scan-ci push mirror images-json test-cicd
 scan-venv: $(SCAN_VENV)/.stamp ## scanner venv (.venv-scan: trivy, checkov) from tools/requirements-scan.txt
 $(SCAN_VENV)/.stamp: tools/requirements-scan.txt
 	@echo "==> scanner venv: $(SCAN_VENV) (trivy, checkov; hash-locked)"
@@ -43,9 +55,20 @@ scan-ci: ## make scan as CI runs it: SCAN_OFFLINE_OK=1 (no vuln DB / no Dockle h
 	@echo "==> scan-ci: SCAN_OFFLINE_OK=1 accepts only the two offline gaps (Trivy vuln DB, Dockle)"
 	@$(MAKE) --no-print-directory scan SCAN_OFFLINE_OK=1
 
-push: ## push $(IMAGES) as :IMAGE_TAG and :GIT_SHA to PUSH_REGISTRY (refuses when not configured)
+push: ## push $(IMAGES) as :IMAGE_TAG and :BUILD_TAG to PUSH_REGISTRY, digests -> reports/images.json
 	@echo "==> push $(IMAGES) -> $(or $(PUSH_REGISTRY),<PUSH_REGISTRY unset>)"
-	@IMAGES="$(IMAGES)" bash jenkins/scripts/push.sh
+	@IMAGES="$(IMAGES)" PUSH_REGISTRY="$(PUSH_REGISTRY)" bash jenkins/scripts/registry.sh push
+
+mirror: ## pull the pinned third-party images the chart runs and push them to PUSH_REGISTRY (digests recorded)
+	@echo "==> mirror $(MIRROR_IMAGES) -> $(or $(PUSH_REGISTRY),<PUSH_REGISTRY unset>)"
+	@PUSH_REGISTRY="$(PUSH_REGISTRY)" MIRROR_SPECS="$(MIRROR_SPECS)" bash jenkins/scripts/registry.sh mirror
+
+images-json: venv ## merge reports/images/*.json into reports/images.json (EXPECT_TAG=<tag> checks our images' tag)
+	@echo "==> reports/images.json from $(words $(wildcard reports/images/*.json)) record(s)"
+	@mkdir -p reports/images
+	@$(PY) jenkins/scripts/images_json.py reports/images --registry "$(PUSH_REGISTRY)" --require $(CHART_IMAGES) \
+	  --tag "$(EXPECT_TAG)" --tagged $(filter-out $(MIRROR_IMAGES),$(CHART_IMAGES)) > reports/images.json.tmp
+	@mv reports/images.json.tmp reports/images.json
 
 test-cicd: venv scan-venv k8s-tools ## Jenkins-as-code checks (real Groovy) and scanner gate tests (real scanners)
 	@echo "==> cicd tests (groovy, jenkins cross-checks, scanner gates)"

@@ -48,7 +48,7 @@ class Call {
 CompilerConfiguration config = new CompilerConfiguration()
 config.scriptBaseClass = DelegatingScript.name
 GroovyShell shell = new GroovyShell(new Binding(), config)
-// Parse the text under a fixed class name: file names like build-flask-api.Jenkinsfile are not valid class names.
+// Parse the text under a fixed class name: file names like runner-job.Jenkinsfile are not valid class names.
 DelegatingScript script = (DelegatingScript) shell.parse(new File(args[0]).text, 'ProbedScript')
 Call root = new Call(name: 'script')
 script.setDelegate(root)

@@ -19,7 +19,7 @@ def parse(groovy: str, files: list[Path]) -> subprocess.CompletedProcess[str]:
 
 def test_all_pipelines_exist() -> None:
     names = {p.name for p in JENKINSFILES}
-    assert names == {f"{n}.Jenkinsfile" for n in ("build-flask-api", "build-nginx-proxy", "runner-job", "deploy")}
+    assert names == {f"{n}.Jenkinsfile" for n in ("build", "mirror", "runner-job", "deploy")}
 
 
 def test_seed_and_jenkinsfiles_parse(groovy: str) -> None:

@@ -215,36 +215,38 @@ def test_offline_ok_does_not_hide_other_failures(tmp_path: Path) -> None:
     assert "image not found locally" in proc.stdout
 
 
+def chart_registry() -> str:
+    """THE registry: the chart's imageRegistry (make push reads it from there, nowhere else)."""
+    values = (ROOT / "deploy/helm/container-inventory/values.yaml").read_text()
+    (registry,) = re.findall(r"^imageRegistry: *(\S+)$", values, re.M)
+    return registry
+
+
 def test_push_refuses_when_not_configured() -> None:
-    env = {k: "" for k in ("PUSH_REGISTRY", "REGISTRY_USER", "REGISTRY_PASSWORD", "REGISTRY_PASSWORD_FILE")}
-    proc = make("push", env=env)
+    env = {k: "" for k in ("REGISTRY_USER", "REGISTRY_PASSWORD", "REGISTRY_PASSWORD_FILE")}
+    proc = make("push", env={**env, "PUSH_REGISTRY": "docker.io/elsewhere"})
     assert proc.returncode != 0
-    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("push:")]
-    assert errors == ["push: PUSH_REGISTRY is not set (e.g. PUSH_REGISTRY=docker.io/<org>); refusing to push"]
-    proc = make("push", env={**env, "PUSH_REGISTRY": "docker.io/example"})
-    assert proc.returncode != 0 and "REGISTRY_USER is not set" in proc.stderr
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("registry:")]
+    assert errors == ["registry: REGISTRY_USER is not set (Jenkins: withCredentials 'registry'); refusing to push"]
+    assert f"-> {chart_registry()}" in proc.stdout, "the environment cannot redirect the push"
 
 
 def test_push_dry_run_pushes_both_tags_without_leaking_the_password(tmp_path: Path) -> None:
     secret = f"s3cr3t-{uuid.uuid4().hex}"
     pw = tmp_path / "token"
     pw.write_text(secret)
-    env = {
-        "PUSH_DRY_RUN": "1",
-        "PUSH_REGISTRY": "docker.io/example",
-        "REGISTRY_USER": "ci-bot",
-        "REGISTRY_PASSWORD": "",
-        "REGISTRY_PASSWORD_FILE": str(pw),
-    }
+    env = {"PUSH_DRY_RUN": "1", "REGISTRY_USER": "ci-bot", "REGISTRY_PASSWORD": "", "REGISTRY_PASSWORD_FILE": str(pw)}
     proc = make("push", "IMAGES=flask-api nginx-proxy", "IMAGE_TAG=9.9.9", env=env)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out
     assert secret not in out
-    assert "login --username ci-bot --password-stdin docker.io" in out
+    registry = chart_registry()
+    assert f"login --username ci-bot --password-stdin {registry.split('/')[0]}" in out
     sha = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True)
+    version = (ROOT / "VERSION").read_text().strip()
     for img in ("flask-api", "nginx-proxy"):
-        for tag in ("9.9.9", sha.stdout.strip()):
-            assert f"push --quiet docker.io/example/{img}:{tag}" in out
+        for tag in ("9.9.9", f"{version}-{sha.stdout.strip()}"):
+            assert f"push {registry}/{img}:{tag}" in out
 
 
 def test_make_down_is_a_safe_cleanup() -> None:
