@@ -133,7 +133,7 @@ def test_workload_identity() -> None:
         names=["prod/web-7d9f8b6c5d-x2x9k/app"],
         namespace="prod",
         pod="web-7d9f8b6c5d-x2x9k",
-        labels={"pod-template-hash": "7d9f8b6c5d"},
+        labels={"pod-template-hash": "7d9f8b6c5d"},  # pragma: allowlist secret
     )
     assert workload_identity(rs) == "k8s:prod/web/app"
     sts = _container(
