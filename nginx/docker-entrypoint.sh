@@ -6,7 +6,9 @@ set -eu
 : "${RATE_LIMIT:=20r/s}"
 : "${RATE_BURST:=40}"
 : "${CONN_LIMIT:=64}"
-export API_UPSTREAM RATE_LIMIT RATE_BURST CONN_LIMIT
+: "${LOGIN_RATE_LIMIT:=10r/m}"
+: "${LOGIN_RATE_BURST:=10}"
+export API_UPSTREAM RATE_LIMIT RATE_BURST CONN_LIMIT LOGIN_RATE_LIMIT LOGIN_RATE_BURST
 mkdir -p /tmp/nginx/client_body /tmp/nginx/proxy /tmp/nginx/fastcgi /tmp/nginx/uwsgi /tmp/nginx/scgi \
          /tmp/nginx/cache /tmp/nginx/extra /tmp/nginx/static
 if [ "${BENCH_STATIC:-0}" = "1" ]; then
@@ -19,7 +21,7 @@ location /_bench/ {
 CONF
 fi
 # shellcheck disable=SC2016 # literal ${VAR} names: envsubst substitutes only these
-envsubst '${API_UPSTREAM} ${RATE_LIMIT} ${RATE_BURST} ${CONN_LIMIT}' \
+envsubst '${API_UPSTREAM} ${RATE_LIMIT} ${RATE_BURST} ${CONN_LIMIT} ${LOGIN_RATE_LIMIT} ${LOGIN_RATE_BURST}' \
   < /etc/nginx/nginx.conf.template > /tmp/nginx/nginx.conf
 nginx -e stderr -t -q -c /tmp/nginx/nginx.conf
 exec nginx -e stderr -c /tmp/nginx/nginx.conf -g 'daemon off;'

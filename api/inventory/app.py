@@ -19,6 +19,7 @@ from .logs import configure_logging
 from .problems import register_error_handlers
 from .service import InventoryService
 from .tracing import configure_tracing
+from .ui import init_ui
 from .views import api, health
 
 __all__ = ["create_app"]
@@ -90,5 +91,6 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
     app.register_blueprint(api)
     app.register_blueprint(history_api)
     app.register_blueprint(health)
+    init_ui(app, settings, app.extensions["token"])
     configure_tracing(app, settings.version)
     return app

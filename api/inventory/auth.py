@@ -28,6 +28,10 @@ class TokenFile:
     def enabled(self) -> bool:
         return bool(self.path)
 
+    def current(self) -> bytes | None:
+        """The token as the file holds it now (None when missing or empty)."""
+        return self._current()
+
     def _current(self) -> bytes | None:
         try:
             st = os.stat(self.path)

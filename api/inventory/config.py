@@ -20,6 +20,8 @@ class ConfigError(ValueError):
 
 
 BACKENDS = ("docker", "kubernetes")
+# auto: Secure when the request came over TLS (request scheme or the proxy's X-Forwarded-Proto).
+UI_COOKIE_SECURE = ("auto", "true", "false")
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,10 @@ class Settings:
     log_level: str = "INFO"
     # History database (read by /api/changes etc.; written only by the recorder). Checked by inventory.history.
     database_url: str = "sqlite:////var/lib/inventory/history.db"
+    # Dashboard (/ui/): cookie signing key file (default: derived from the API token), Secure flag, lifetime.
+    ui_secret_key_file: str = ""
+    ui_cookie_secure: str = "auto"
+    ui_session_hours: float = 8.0
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -118,6 +124,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             sources = (source_from_env(env, backend, docker_host, timeout),)
     except SourcesError as exc:
         raise ConfigError(str(exc)) from None
+    cookie_secure = env.get("UI_COOKIE_SECURE", "auto").strip().lower() or "auto"
+    if cookie_secure not in UI_COOKIE_SECURE:
+        raise ConfigError(f"UI_COOKIE_SECURE={cookie_secure!r} is not one of {', '.join(UI_COOKIE_SECURE)}")
     return Settings(
         backend=backend,
         docker_host=docker_host,
@@ -141,6 +150,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         build_time=env.get("BUILD_TIME", "unknown"),
         log_level=level,
         database_url=_database_url(env),
+        ui_secret_key_file=env.get("UI_SECRET_KEY_FILE", "").strip(),
+        ui_cookie_secure=cookie_secure,
+        ui_session_hours=_float(env, "UI_SESSION_HOURS", 8.0, minimum=0.1),
     )
 
 

@@ -1,0 +1,137 @@
+"""What each page shows, as typed values built from InventoryService; the views only render them.
+
+Filters reuse the API's own ListQuery (one layer decides what a filter means); the UI adds page numbers
+and drops the empty fields a plain HTML form submits.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from werkzeug.datastructures import MultiDict
+
+from ..backends.base import Container
+from ..problems import Problem
+from ..query import STATES, ListQuery
+from ..service import InventoryService
+
+PAGE_SIZES = (10, 25, 50, 100)
+DEFAULT_PAGE_SIZE = 25
+FILTER_FIELDS = ("name", "image", "state", "label", "source", "all")
+
+
+@dataclass
+class Filters:
+    """The filter form's values, echoed back into the form and into the paging links."""
+
+    name: str = ""
+    image: str = ""
+    state: str = ""
+    label: str = ""
+    source: str = ""
+    all: bool = False
+    limit: int = DEFAULT_PAGE_SIZE
+
+    def query(self, page: int | None = None) -> dict[str, str | int]:
+        """Query-string values for a link to this filter set (empty values left out)."""
+        args: dict[str, str | int] = {k: v for k, v in self.__dict__.items() if v and k not in ("all", "limit")}
+        if self.all:
+            args["all"] = "true"
+        if self.limit != DEFAULT_PAGE_SIZE:
+            args["limit"] = self.limit
+        if page and page > 1:
+            args["page"] = page
+        return args
+
+    @property
+    def active(self) -> bool:
+        return any((self.name, self.image, self.state, self.label, self.source, self.all))
+
+
+@dataclass
+class InventoryPage:
+    filters: Filters
+    rows: list[Container] = field(default_factory=list)
+    total: int = 0
+    page: int = 1
+    pages: int = 1
+    error: str = ""
+    states: tuple[str, ...] = STATES
+    sources: list[str] = field(default_factory=list)
+    page_sizes: tuple[int, ...] = PAGE_SIZES
+
+    @property
+    def first_index(self) -> int:
+        return (self.page - 1) * self.filters.limit + 1 if self.rows else 0
+
+    @property
+    def last_index(self) -> int:
+        return self.first_index + len(self.rows) - 1 if self.rows else 0
+
+
+def _form_args(args: MultiDict) -> MultiDict:
+    """Keep only the filter fields the form sends, without the empty ones (an empty field means 'any')."""
+    kept: MultiDict = MultiDict()
+    for key in ("name", "image", "state", "label", "all", "limit"):
+        for value in args.getlist(key):
+            if value.strip():
+                kept.add(key, value.strip())
+    return kept
+
+
+def _page_number(raw: str | None) -> int:
+    if raw is None or raw == "":
+        return 1
+    if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
+        raise Problem(400, "invalid-parameter", "Invalid query parameter", "page must be a positive integer")
+    return int(raw)
+
+
+def inventory(service: InventoryService, args: MultiDict) -> InventoryPage:
+    """Filter and page the listing; a bad filter becomes a message on the page, not an exception."""
+    form = _form_args(args)
+    filters = Filters(
+        name=form.get("name", ""),
+        image=form.get("image", ""),
+        state=form.get("state", ""),
+        label=form.get("label", ""),
+        source=args.get("source", "").strip(),
+        all=form.get("all", "") in ("true", "1", "yes", "on"),
+    )
+    result = InventoryPage(filters=filters, sources=source_names(service))
+    try:
+        limit = int(form["limit"]) if form.get("limit", "").isdigit() else DEFAULT_PAGE_SIZE
+        filters.limit = limit if limit in PAGE_SIZES else DEFAULT_PAGE_SIZE
+        if filters.all:
+            form["all"] = "true"
+        form["limit"] = str(filters.limit)
+        query = ListQuery.parse(form, DEFAULT_PAGE_SIZE, max(PAGE_SIZES))
+        page = _page_number(args.get("page"))
+    except Problem as exc:
+        result.error = exc.detail
+        return result
+    selected = [c for c in service.containers(query.include_stopped) if query.matches(c)]
+    if filters.source:
+        selected = [c for c in selected if getattr(c, "source", "") == filters.source]
+    selected.sort(key=lambda c: (c.name, c.id))
+    result.total = len(selected)
+    result.pages = max(1, math.ceil(len(selected) / filters.limit))
+    result.page = min(page, result.pages)
+    start = (result.page - 1) * filters.limit
+    result.rows = selected[start : start + filters.limit]
+    return result
+
+
+def source_names(service: InventoryService) -> list[str]:
+    """Names of the configured sources, or [] while the service has a single implicit one."""
+    sources = getattr(service, "sources", None)
+    if not callable(sources):
+        return []
+    return [s.name for s in sources()]
+
+
+def navigation(service: InventoryService) -> list[tuple[str, str]]:
+    """Main menu: a section appears only when its data exists (sources with fleet, changes with history)."""
+    items = [("ui.overview", "Overview"), ("ui.containers", "Containers"), ("ui.posture", "Posture")]
+    return items
