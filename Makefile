@@ -46,7 +46,7 @@ TEST_TARGETS :=
 -include $(ROOT)/mk/*.mk
 
 .PHONY: help deps venv lint secrets-baseline unit images base-image up down wait integration pull-images \
-        integration-pulled test bench clean
+        integration-suite test bench clean
 help: ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
@@ -100,6 +100,9 @@ down: ## stop and remove everything `make up` created (containers, networks, vol
 	@$(COMPOSE) $(COMPOSE_FILES) down -v --remove-orphans
 
 integration: venv images ## real-Docker integration suite on images built from this checkout
+	@$(MAKE) --no-print-directory integration-suite
+
+integration-suite: venv ## the integration suite against the local images $(IMAGES):IMAGE_TAG, built or pulled
 	@echo "==> integration tests (real Docker, images $(IMAGE_TAG))"
 	@pytest -q tests/integration --junitxml=reports/integration.xml
 
@@ -109,10 +112,6 @@ integration: venv images ## real-Docker integration suite on images built from t
 pull-images: ## pull our $(IMAGES) at IMAGE_TAG (peers at VERSION) from PUSH_REGISTRY for the integration suite
 	@IMAGES="$(filter $(OUR_IMAGES),$(IMAGES))" PEERS="$(filter-out $(IMAGES),$(OUR_IMAGES))" PEER_TAG="$(VERSION)" \
 	  PUSH_REGISTRY="$(PUSH_REGISTRY)" bash jenkins/scripts/registry.sh pull
-
-integration-pulled: venv pull-images ## the integration suite against the pushed images of IMAGE_TAG (runner-job)
-	@echo "==> integration tests (real Docker, pulled images $(PUSH_REGISTRY)/*:$(IMAGE_TAG))"
-	@pytest -q tests/integration --junitxml=reports/integration.xml
 
 test: deps lint unit integration $(TEST_TARGETS) ## everything CI runs
 	@echo "==> all tests passed"

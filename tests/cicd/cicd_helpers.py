@@ -6,7 +6,6 @@ import json
 import os
 import re
 import subprocess
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -21,19 +20,31 @@ def groovy_env() -> dict[str, str]:
     return {**os.environ, "JAVA_HOME": JAVA_HOME}
 
 
-@cache
+_PROBED: dict[Path, dict[str, Any]] = {}
+
+
+def probe_many(paths: list[Path]) -> dict[Path, dict[str, Any]]:
+    """The calls each Job DSL script or Jenkinsfile makes, from evaluating it with real Groovy (dsl_probe.groovy).
+    One JVM for all of them; results are cached per path."""
+    todo = [p for p in dict.fromkeys(paths) if p not in _PROBED]
+    if todo:
+        proc = subprocess.run(
+            ["groovy", str(Path(__file__).with_name("dsl_probe.groovy")), "--many", *map(str, todo)],
+            capture_output=True,
+            text=True,
+            env=groovy_env(),
+            timeout=300,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr
+        trees = json.loads(proc.stdout)
+        for path in todo:
+            _PROBED[path] = trees[str(path)]
+    return {p: _PROBED[p] for p in paths}
+
+
 def probe(path: Path) -> dict[str, Any]:
-    """The calls a Job DSL script or Jenkinsfile makes, from evaluating it with real Groovy (dsl_probe.groovy)."""
-    proc = subprocess.run(
-        ["groovy", str(Path(__file__).with_name("dsl_probe.groovy")), str(path)],
-        capture_output=True,
-        text=True,
-        env=groovy_env(),
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
+    return probe_many([path])[path]
 
 
 def seed_calls() -> dict[str, Any]:

@@ -6,9 +6,13 @@ import groovy.json.JsonOutput
 import org.codehaus.groovy.control.CompilerConfiguration
 
 class Call {
+    // Rehearsal context (--context): real `params` and `env` maps and the values some steps return, so GStrings,
+    // conditions and `when { expression }` evaluate as they would in a build with those parameters.
+    static Map context = null
     String name
     List args = []
     List<Call> children = []
+    Object result = null
 
     def methodMissing(String method, Object rawArgs) {
         Call call = new Call(name: method)
@@ -18,17 +22,26 @@ class Call {
                 Closure body = (Closure) arg.clone()
                 body.delegate = call
                 body.resolveStrategy = Closure.DELEGATE_FIRST
-                body.call()
+                Object value = body.call()
+                if (value instanceof Boolean || value instanceof CharSequence) { call.result = value.toString() }
             } else {
                 call.args << plain(arg)
             }
+        }
+        if (context != null) {
+            // readFile's content exists only when the build runs: a placeholder the rehearsal resolves then.
+            if (method == 'readFile') { return "@readFile:${call.args[0]}@".toString() }
+            if (context.returns?.containsKey(method)) { return context.returns[method] }
         }
         // What a step returns is a detached value: calls on it (e.g. sh(...).trim()) are not steps.
         return new Call(name: "result of ${method}")
     }
 
-    // env.X, params.X, scm, currentBuild ...: detached values, never steps.
-    def propertyMissing(String property) { new Call(name: property) }
+    // env.X, params.X, scm, currentBuild ...: detached values, never steps (real maps under --context).
+    def propertyMissing(String property) {
+        if (context != null && property in ['params', 'env']) { return context[property] }
+        new Call(name: property)
+    }
 
     // environment { X = '...' } assigns; record it as an `=X` call so tests can see the variable.
     def propertyMissing(String property, Object value) { children << new Call(name: "=${property}", args: [plain(value)]) }
@@ -42,15 +55,30 @@ class Call {
         return value
     }
 
-    Map toMap() { [name: name, args: args, children: children*.toMap()] }
+    Map toMap() { [name: name, args: args, children: children*.toMap(), result: result] }
 }
 
-CompilerConfiguration config = new CompilerConfiguration()
-config.scriptBaseClass = DelegatingScript.name
-GroovyShell shell = new GroovyShell(new Binding(), config)
-// Parse the text under a fixed class name: file names like runner-job.Jenkinsfile are not valid class names.
-DelegatingScript script = (DelegatingScript) shell.parse(new File(args[0]).text, 'ProbedScript')
-Call root = new Call(name: 'script')
-script.setDelegate(root)
-script.run()
-println JsonOutput.toJson(root.toMap())
+// `dsl_probe.groovy FILE`: its call tree. `dsl_probe.groovy --many FILE...` (one JVM for many probes):
+// {"<path>": <call tree>, ...}. `dsl_probe.groovy --context CTX.json FILE`: evaluated with CTX's params/env/returns;
+// prints {"tree": <call tree>, "env": <env after the run>}.
+Map probeFile(String path) {
+    CompilerConfiguration config = new CompilerConfiguration()
+    config.scriptBaseClass = DelegatingScript.name
+    GroovyShell shell = new GroovyShell(new Binding(), config)
+    // Parse under a fixed class name: file names like runner-job.Jenkinsfile are not valid class names.
+    DelegatingScript script = (DelegatingScript) shell.parse(new File(path).text, 'ProbedScript')
+    Call root = new Call(name: 'script')
+    script.setDelegate(root)
+    script.run()
+    return root.toMap()
+}
+
+if (args[0] == '--context') {
+    Call.context = new groovy.json.JsonSlurper().parse(new File(args[1])) as Map
+    Map tree = probeFile(args[2])
+    println JsonOutput.toJson([tree: tree, env: Call.context.env])
+} else if (args[0] == '--many') {
+    println JsonOutput.toJson(args.drop(1).collectEntries { [(it): probeFile(it)] })
+} else {
+    println JsonOutput.toJson(probeFile(args[0]))
+}

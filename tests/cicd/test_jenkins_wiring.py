@@ -25,7 +25,7 @@ CI_EXERCISED = {
     "deploy": "tests/cicd/test_rehearsal.py runs it as deploy.Jenkinsfile does, with recording kubectl/helm",
     "images-json": "tests/cicd/test_rehearsal.py runs it as deploy.Jenkinsfile does",
     "mirror": "tests/cicd/test_rehearsal.py runs it as mirror.Jenkinsfile does, with a recording docker",
-    "integration-pulled": "tests/cicd/test_rehearsal.py runs its pull as runner-job does; the suite = make integration",
+    "pull-images": "tests/cicd/test_rehearsal.py runs it as runner-job does, with a recording docker",
 }
 
 
