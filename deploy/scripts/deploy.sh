@@ -79,7 +79,7 @@ run "${KUBECTL[@]}" apply -f "$ROOT/deploy/policies/generated/kyverno-clusterpol
 echo "==> API server endpoints for the flask-api egress NetworkPolicy"
 SETS=()
 if [ -n "$IMAGE_TAG_ARG" ]; then
-  SETS+=(--set "api.image.tag=$IMAGE_TAG_ARG" --set "nginx.image.tag=$IMAGE_TAG_ARG")
+  SETS+=(--set "imageTag=$IMAGE_TAG_ARG")
 fi
 if [ "$DRY_RUN" = 1 ]; then
   run "${KUBECTL[@]}" get endpoints kubernetes -n default -o 'jsonpath={.subsets[*].addresses[*].ip}'

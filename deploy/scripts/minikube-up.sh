@@ -10,7 +10,11 @@ source "$HERE/lib.sh"
 PROFILE="container-inventory"
 K8S_VERSION="${K8S_VERSION:-v1.33.5}"
 IMAGE_TAG="${IMAGE_TAG:-$(cat "$HERE/../../VERSION")}"
-LOCAL_REGISTRY="registry.local/container-inventory"
+CHART="$HERE/../helm/container-inventory"
+# The one registry (chart values.yaml imageRegistry) and the profile size (values-minikube.yaml minikube.*).
+REGISTRY="$(sed -n 's/^imageRegistry: *//p' "$CHART/values.yaml")"
+MINIKUBE_CPUS="$(sed -n 's/^  cpus: *//p' "$CHART/values-minikube.yaml")"
+MINIKUBE_MEMORY="$(sed -n 's/^  memory: *//p' "$CHART/values-minikube.yaml")"
 DOCKER="${DOCKER:-docker}"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -25,12 +29,12 @@ need minikube "$DOCKER"
 
 echo "==> minikube $PROFILE (Kubernetes $K8S_VERSION, Calico CNI)$([ "$DRY_RUN" = 1 ] && echo ' [dry run]')"
 run minikube start --profile "$PROFILE" --kubernetes-version "$K8S_VERSION" --cni calico \
-  --cpus 2 --memory 6g --addons ingress --addons metrics-server
+  --cpus "$MINIKUBE_CPUS" --memory "$MINIKUBE_MEMORY" --addons ingress --addons metrics-server
 
-echo "==> load images (tag $IMAGE_TAG) as $LOCAL_REGISTRY/* (the chart's minikube registry; imagePullPolicy Never)"
+echo "==> load images (tag $IMAGE_TAG) as $REGISTRY/* (the chart's registry; imagePullPolicy Never on minikube)"
 for image in flask-api nginx-proxy; do
-  run "$DOCKER" tag "$image:$IMAGE_TAG" "$LOCAL_REGISTRY/$image:$IMAGE_TAG"
-  run minikube --profile "$PROFILE" image load "$LOCAL_REGISTRY/$image:$IMAGE_TAG"
+  run "$DOCKER" tag "$image:$IMAGE_TAG" "$REGISTRY/$image:$IMAGE_TAG"
+  run minikube --profile "$PROFILE" image load "$REGISTRY/$image:$IMAGE_TAG"
 done
 
 DEPLOY=("$HERE/deploy.sh" --env minikube --context "$PROFILE")
@@ -38,6 +42,5 @@ if [ "$DRY_RUN" = 1 ]; then
   DEPLOY+=(--dry-run)
 fi
 # deploy.sh prints (and in a dry run only prints) its own commands.
-"${DEPLOY[@]}" -- --set "api.image.tag=$IMAGE_TAG" --set "nginx.image.tag=$IMAGE_TAG"
+"${DEPLOY[@]}" -- --set "imageTag=$IMAGE_TAG"
 echo "==> API: kubectl --context $PROFILE -n container-inventory port-forward svc/inventory-container-inventory-nginx-proxy 8080:80"
-echo "    or:  minikube --profile $PROFILE service -n container-inventory inventory-container-inventory-nginx-proxy --url"

@@ -18,6 +18,29 @@ POLICIES = ROOT / "deploy" / "policies"
 SHARED = ROOT.parent / "shared"
 ENVS = ("minikube", "dev", "prod")
 NAMESPACE = "container-inventory"
+# CRD JSON schemas (kubeconform layout <group>/<kind>_<version>.json); CRD_SCHEMA_DIR overrides, ../shared in CI.
+CRD_SCHEMA_DIR = Path(os.environ.get("CRD_SCHEMA_DIR") or ROOT.parent / "shared" / "schemas" / "crds")
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+# What `make push` writes (reports/images.json): prod renders get their digests from it, as deploy.sh passes them.
+PUSHED_IMAGES = FIXTURES / "images.json"
+# The CRD-backed APIs a cluster with the platform (KEDA, kube-prometheus-stack, External Secrets) serves.
+PLATFORM_APIS = (
+    "keda.sh/v1alpha1/ScaledObject",
+    "monitoring.coreos.com/v1/ServiceMonitor",
+    "monitoring.coreos.com/v1/PodMonitor",
+    "monitoring.coreos.com/v1/PrometheusRule",
+    "external-secrets.io/v1/ExternalSecret",
+)
+
+
+def crd_schemas() -> Path:
+    """The CRD schema directory: missing fails under CI=true, elsewhere skips with the reason."""
+    if not CRD_SCHEMA_DIR.is_dir():
+        message = f"CRD schemas not found at {CRD_SCHEMA_DIR} (set CRD_SCHEMA_DIR; ../shared is absent)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(reason=message)
+    return CRD_SCHEMA_DIR
 
 
 def tool(name: str) -> str:
@@ -38,20 +61,31 @@ def run(cmd: list[str], check: bool = True, **kw: Any) -> subprocess.CompletedPr
     return proc
 
 
-@functools.lru_cache(maxsize=64)
-def _render(env: str | None, sets: tuple[str, ...]) -> tuple[dict[str, Any], ...]:
-    cmd = [tool("helm"), "template", "inv", str(CHART), "-n", NAMESPACE]
+def template_cmd(env: str | None, *sets: str, apis: tuple[str, ...] = PLATFORM_APIS, chart: Path = CHART) -> list[str]:
+    """helm template as deploy.sh runs it: the env's values file, prod with the pushed digests, the cluster's APIs."""
+    cmd = [tool("helm"), "template", "inv", str(chart), "-n", NAMESPACE]
     if env:
-        cmd += ["-f", str(CHART / f"values-{env}.yaml")]
+        cmd += ["-f", str(chart / f"values-{env}.yaml")]
+    if env == "prod":
+        cmd += ["--set-file", f"pushedImages={PUSHED_IMAGES}"]
+    for api in apis:
+        cmd += ["--api-versions", api]
     for s in sets:
         cmd += ["--set", s]
-    out = run(cmd, env={**os.environ, "HELM_DEBUG": ""}).stdout
+    return cmd
+
+
+@functools.lru_cache(maxsize=64)
+def _render(env: str | None, sets: tuple[str, ...], apis: tuple[str, ...]) -> tuple[dict[str, Any], ...]:
+    out = run(template_cmd(env, *sets, apis=apis), env={**os.environ, "HELM_DEBUG": ""}).stdout
     return tuple(d for d in yaml.safe_load_all(out) if d)
 
 
-def render(env: str | None = None, *sets: str, tests: bool = True) -> list[dict[str, Any]]:
-    """Rendered chart objects; helm template includes the `helm test` hook pods."""
-    docs = list(_render(env, tuple(sets)))
+def render(
+    env: str | None = None, *sets: str, tests: bool = True, apis: tuple[str, ...] = PLATFORM_APIS
+) -> list[dict[str, Any]]:
+    """Rendered chart objects (a cluster serving PLATFORM_APIS unless `apis`); includes the `helm test` hook pods."""
+    docs = list(_render(env, tuple(sets), tuple(apis)))
     if not tests:
         docs = [d for d in docs if "helm.sh/hook" not in (d.get("metadata", {}).get("annotations") or {})]
     return docs

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import jsonschema
@@ -10,13 +11,26 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from .conftest import CHART, ENVS, NAMESPACE, SHARED, by_kind, one, pod_spec, render, run, tool
+from .conftest import (
+    CHART,
+    ENVS,
+    NAMESPACE,
+    PLATFORM_APIS,
+    PUSHED_IMAGES,
+    by_kind,
+    crd_schemas,
+    one,
+    pod_spec,
+    render,
+    run,
+    template_cmd,
+    tool,
+)
 
 # Oldest Kubernetes minor still supported upstream that this chart targets (ValidatingAdmissionPolicy GA is 1.30;
 # 1.33 is the oldest supported release at the time of writing) and the newest kubernetes-validate ships.
 PINNED_K8S = "1.33.0"
 NEWEST_K8S = kubernetes_validate.utils.latest_version()
-CRD_SCHEMAS = SHARED / "schemas" / "crds"
 BUILTIN_GROUPS = (
     "v1",
     "apps/v1",
@@ -29,7 +43,10 @@ BUILTIN_GROUPS = (
 
 @pytest.mark.parametrize("env", ENVS)
 def test_helm_lint_strict(env):
-    out = run([tool("helm"), "lint", "--strict", str(CHART), "-f", str(CHART / f"values-{env}.yaml")])
+    # helm lint has no --api-versions: the values override renders the CRD-backed objects for the linter too.
+    cmd = [tool("helm"), "lint", "--strict", str(CHART), "-f", str(CHART / f"values-{env}.yaml")]
+    cmd += ["--set-file", f"pushedImages={PUSHED_IMAGES}", "--set", f"assumeApiVersions={{{','.join(PLATFORM_APIS)}}}"]
+    out = run(cmd)
     assert "0 chart(s) failed" in out.stdout
 
 
@@ -50,13 +67,12 @@ def test_builtin_objects_validate_strictly(env, k8s_version):
 
 @pytest.mark.parametrize("env", ENVS)
 def test_custom_resources_match_crd_schemas(env):
-    if not CRD_SCHEMAS.is_dir():
-        pytest.skip(reason=f"CRD schemas not found at {CRD_SCHEMAS} (../shared is absent)")
-    customs = [d for d in render(env) if d["apiVersion"] not in BUILTIN_GROUPS]
-    assert {d["kind"] for d in customs} >= {"ServiceMonitor", "PrometheusRule"}
+    schemas = crd_schemas()
+    customs = [d for d in render(env, "monitoring.podMonitor.enabled=true") if d["apiVersion"] not in BUILTIN_GROUPS]
+    assert {d["kind"] for d in customs} == {"ScaledObject", "ServiceMonitor", "PodMonitor", "PrometheusRule"}
     for doc in customs:
         group, version = doc["apiVersion"].split("/")
-        schema_file = CRD_SCHEMAS / group / f"{doc['kind'].lower()}_{version}.json"
+        schema_file = schemas / group / f"{doc['kind'].lower()}_{version}.json"
         assert schema_file.exists(), f"no CRD schema for {doc['apiVersion']} {doc['kind']}"
         jsonschema.validate(doc, json.loads(schema_file.read_text()))
 
@@ -73,7 +89,10 @@ def test_api_version_newest_is_really_newer():
     [
         ("api.replicas=two", "got string, want integer"),
         ("api.bogus=1", "additional properties 'bogus' not allowed"),
-        ("nginx.image.tag=latest", "/nginx/image/tag"),
+        ("images.nginx-proxy.tag=latest", "/images/nginx-proxy/tag"),
+        ("images.vault.tag=", "/images/vault/tag"),
+        ("namespace.admissionMode=Enforce", "/namespace/admissionMode"),
+        ("auth.vault.address=vault:8200", "/auth/vault/address"),
         ("auth.mode=plaintext", "/auth/mode"),
         ("keda.prometheusServer=prometheus:9090", "/keda/prometheusServer"),
     ],
@@ -87,19 +106,80 @@ def test_schema_rejects_bad_values_with_a_clear_message(setting, message):
 # --- chart logic: values -> objects -------------------------------------------------------------------------------
 
 
-def test_keda_enabled_renders_scaledobject_with_real_metric_and_cpu_trigger():
+def test_keda_enabled_renders_scaledobject_with_fallback_and_hpa_ownership_transfer():
     docs = render("dev")
     so = one(docs, "ScaledObject")
-    triggers = {t["type"]: t for t in so["spec"]["triggers"]}
-    assert set(triggers) == {"prometheus", "cpu"}
-    assert "inventory_http_requests_total" in triggers["prometheus"]["metadata"]["query"]
-    assert f'namespace="{NAMESPACE}"' in triggers["prometheus"]["metadata"]["query"]
+    queries = [t["metadata"]["query"] for t in so["spec"]["triggers"]]
+    assert "inventory_http_requests_total" in queries[0] and f'namespace="{NAMESPACE}"' in queries[0]
+    assert "container_cpu_usage_seconds_total" in queries[1] and 'container="flask-api"' in queries[1]
+    # cpuUtilization 70 % of the 100m request, per replica
+    assert [t["metadata"]["threshold"] for t in so["spec"]["triggers"]] == ["50", "0.07"]
     assert so["spec"]["minReplicaCount"] == 2 and so["spec"]["maxReplicaCount"] == 4
-    behavior = so["spec"]["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]
-    assert behavior["scaleDown"]["stabilizationWindowSeconds"] == 300
+    assert so["spec"]["fallback"] == {"failureThreshold": 3, "replicas": 3}
+    assert keda_rejects(so) == []
+    hpa_config = so["spec"]["advanced"]["horizontalPodAutoscalerConfig"]
+    assert hpa_config["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 300
+    # HPA -> KEDA on an existing release: KEDA adopts the HPA the chart rendered before (same name).
+    plain_hpa = one(render("dev", "keda.enabled=false"), "HorizontalPodAutoscaler", "flask-api")
+    assert so["metadata"]["annotations"]["scaledobject.keda.sh/transfer-hpa-ownership"] == "true"
+    assert hpa_config["name"] == plain_hpa["metadata"]["name"]
     # KEDA owns the API's HPA; only nginx gets a plain HPA
     hpas = [h["metadata"]["name"] for h in by_kind(docs, "HorizontalPodAutoscaler")]
     assert hpas == ["inv-container-inventory-nginx-proxy"]
+
+
+def keda_rejects(so: dict) -> list[str]:
+    """What KEDA's admission webhook (CheckFallbackValid, min <= max) refuses in a ScaledObject."""
+    spec, errors = so["spec"], []
+    if spec.get("minReplicaCount", 0) > spec.get("maxReplicaCount", 100):
+        errors.append("minReplicaCount > maxReplicaCount")
+    if "fallback" in spec:
+        for trigger in spec["triggers"]:
+            if trigger["type"] in ("cpu", "memory"):
+                errors.append(f"fallback with a {trigger['type']} trigger")
+            elif trigger.get("metricType") != "AverageValue":
+                errors.append(f"fallback with metricType {trigger.get('metricType')}")
+    return errors
+
+
+def test_keda_fallback_check_fails_on_a_broken_scaledobject():
+    so = one(render("dev"), "ScaledObject")
+    cpu = {"type": "cpu", "metricType": "Utilization", "metadata": {"value": "70"}}
+    broken = {**so, "spec": {**so["spec"], "triggers": [*so["spec"]["triggers"], cpu]}}
+    assert keda_rejects(broken) == ["fallback with a cpu trigger"]
+    untyped = {**so, "spec": {**so["spec"], "triggers": [{**so["spec"]["triggers"][0], "metricType": "Value"}]}}
+    assert keda_rejects(untyped) == ["fallback with metricType Value"]
+
+
+@pytest.mark.parametrize("replicas", [1, 5])
+def test_fallback_replicas_outside_min_max_fail_the_render(replicas):
+    proc = run(template_cmd("dev", f"keda.fallback.replicas={replicas}"), check=False)
+    assert proc.returncode != 0 and "keda.fallback.replicas" in proc.stderr
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_crd_backed_objects_render_only_when_the_cluster_serves_them(env):
+    bare = render(env, apis=())
+    assert not [d for d in bare if d["apiVersion"].split("/")[0] in ("keda.sh", "monitoring.coreos.com")]
+    # no KEDA: the API still autoscales, with the plain HPA
+    assert (
+        one(bare, "HorizontalPodAutoscaler", "flask-api")["spec"]["maxReplicas"]
+        == one(render(env), "ScaledObject")["spec"]["maxReplicaCount"]
+    )
+    # offline renders name the cluster's APIs in values instead
+    apis = "assumeApiVersions={keda.sh/v1alpha1/ScaledObject,monitoring.coreos.com/v1/PrometheusRule}"
+    assumed = render(env, apis, apis=())
+    assert {d["kind"] for d in assumed if "/v1" in d["apiVersion"] and "." in d["apiVersion"].split("/")[0]} >= {
+        "ScaledObject",
+        "PrometheusRule",
+    }
+    assert not by_kind(assumed, "ServiceMonitor")
+
+
+def test_external_secrets_mode_without_the_operator_fails_clearly():
+    proc = run(template_cmd("dev", "auth.mode=external-secrets", apis=()), check=False)
+    assert proc.returncode != 0 and "needs the External Secrets Operator" in proc.stderr
+    assert one(render("dev", "auth.mode=external-secrets"), "ExternalSecret")
 
 
 def test_keda_disabled_renders_a_plain_hpa_for_the_api():
@@ -136,10 +216,13 @@ def test_rbac_is_pods_get_list_watch_only_cluster_wide_or_per_namespace():
     scoped = render("dev")
     assert not by_kind(scoped, "ClusterRole")
     roles = by_kind(scoped, "Role")
-    assert sorted(r["metadata"]["namespace"] for r in roles) == ["container-inventory-dev", "shop-dev"]
+    # dev: its own namespace first (watchOwnNamespace), then the watched application namespace
+    assert [r["metadata"]["namespace"] for r in roles] == [NAMESPACE, "shop-dev"]
     assert all(r["rules"] == role["rules"] for r in roles)
     env = {e["name"]: e.get("value") for e in pod_spec(one(scoped, "Deployment", "flask-api"))["containers"][0]["env"]}
-    assert env["K8S_NAMESPACES"] == "container-inventory-dev,shop-dev" and env["INVENTORY_BACKEND"] == "kubernetes"
+    assert env["K8S_NAMESPACES"] == f"{NAMESPACE},shop-dev" and env["INVENTORY_BACKEND"] == "kubernetes"
+    alone = render("dev", "api.watchOwnNamespace=false")
+    assert [r["metadata"]["namespace"] for r in by_kind(alone, "Role")] == ["shop-dev"]
 
 
 @pytest.mark.parametrize("env", ENVS)
@@ -193,7 +276,7 @@ def test_namespace_has_restricted_pod_security_and_admission_label():
     labels = ns["metadata"]["labels"]
     for mode in ("enforce", "audit", "warn"):
         assert labels[f"pod-security.kubernetes.io/{mode}"] == "restricted"
-    assert labels["container-inventory.io/admission"] == "enforced"
+    assert labels["container-inventory.io/admission"] == "deny"
     assert not by_kind(render("prod"), "Namespace")  # default: deploy.sh applies it before helm
 
 
@@ -206,8 +289,9 @@ def test_network_policies_default_deny_and_least_paths():
     assert [p["port"] for p in api["egress"][0]["ports"]] == [443, 6443]
     assert all("ipBlock" in peer for peer in api["egress"][0]["to"])
     assert api["ingress"][0]["from"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == "nginx-proxy"
-    monitoring = api["ingress"][1]["from"][0]["namespaceSelector"]["matchLabels"]
-    assert monitoring == {"kubernetes.io/metadata.name": "monitoring"}
+    monitoring = api["ingress"][1]["from"][0]
+    assert monitoring["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "monitoring"}
+    assert monitoring["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "prometheus"}
     nginx = policies["inv-container-inventory-nginx-proxy"]
     ingress_ns = nginx["ingress"][0]["from"][0]["namespaceSelector"]["matchLabels"]
     assert ingress_ns == {"kubernetes.io/metadata.name": "ingress-nginx"}
@@ -234,9 +318,30 @@ def test_nginx_upstream_is_the_api_service_and_exporter_toggle():
 
 def test_images_use_digest_when_given():
     digest = "sha256:" + "ab" * 32
-    docs = render("prod", f"api.image.digest={digest}")
+    docs = render("dev", f"images.flask-api.digest={digest}", "imageTag=1.2.3")
     image = pod_spec(one(docs, "Deployment", "flask-api"))["containers"][0]["image"]
-    assert image == f"ghcr.io/container-inventory/flask-api:0.1.0@{digest}"
+    assert image == f"ghcr.io/container-inventory/flask-api:1.2.3@{digest}"
+    nginx = pod_spec(one(docs, "Deployment", "nginx-proxy"))["containers"]
+    assert [c["image"] for c in nginx] == [
+        "ghcr.io/container-inventory/nginx-proxy:1.2.3",
+        "ghcr.io/container-inventory/inventory-nginx-exporter:1.2.3",
+    ]
+
+
+def test_prod_requires_a_digest_for_every_image():
+    proc = run([tool("helm"), "template", "x", str(CHART), "-f", str(CHART / "values-prod.yaml")], check=False)
+    assert proc.returncode != 0 and "requireImageDigests: no digest for" in proc.stderr
+
+
+def test_pushed_images_elsewhere_than_the_chart_pulls_from_fail_the_render(tmp_path):
+    pushed = json.loads(PUSHED_IMAGES.read_text())
+    pushed["nginx-proxy"]["repository"] = "docker.io/containerinventory/nginx-proxy"
+    moved = tmp_path / "images.json"
+    moved.write_text(json.dumps(pushed))
+    cmd = [tool("helm"), "template", "x", str(CHART), "-f", str(CHART / "values-prod.yaml")]
+    proc = run([*cmd, "--set-file", f"pushedImages={moved}"], check=False)
+    assert proc.returncode != 0
+    assert "nginx-proxy was pushed to docker.io/containerinventory/nginx-proxy, but the chart pulls from" in proc.stderr
 
 
 def test_probes_hit_the_real_endpoints():
@@ -248,16 +353,55 @@ def test_probes_hit_the_real_endpoints():
         assert c["startupProbe"]["httpGet"]["path"] == "/healthz"
 
 
-def test_monitoring_toggles_and_prometheus_rule_content():
+ALERT_RULES = CHART.parents[1] / "monitoring" / "alerts" / "inventory-rules.yaml"  # owned by the monitoring lane
+
+
+def _by_name(groups: list[dict]) -> dict[str, dict]:
+    return {r.get("alert") or r.get("record"): r for g in groups for r in g["rules"]}
+
+
+def rule_drift(docs: list[dict]) -> list[str]:
+    """Alerts/records that differ between the rendered PrometheusRule and the monitoring lane's rules file."""
+    source = _by_name(yaml.safe_load(ALERT_RULES.read_text())["groups"])
+    rendered = _by_name(one(docs, "PrometheusRule")["spec"]["groups"])
+    return sorted(name for name in source.keys() | rendered.keys() if source.get(name) != rendered.get(name))
+
+
+def _render_chart(chart: Path) -> list[dict]:
+    cmd = [tool("helm"), "template", "inv", str(chart), "-n", NAMESPACE, "--api-versions", PLATFORM_APIS[3]]
+    cmd += ["--set", "monitoring.prometheusRule.enabled=true"]
+    return [d for d in yaml.safe_load_all(run(cmd).stdout) if d]
+
+
+def test_packaged_chart_ships_the_monitoring_lanes_alert_rules(tmp_path):
+    """What a chart repository serves (helm package resolves files/ into the archive) carries exactly the rules
+    file of deploy/monitoring/alerts, read from there - not the chart's files/ entry compared with itself."""
+    run([tool("helm"), "package", str(CHART), "-d", str(tmp_path)])
+    (package,) = tmp_path.glob("container-inventory-*.tgz")
+    docs = _render_chart(package)
+    assert rule_drift(docs) == []
+    assert len(one(docs, "PrometheusRule")["spec"]["groups"]) == len(yaml.safe_load(ALERT_RULES.read_text())["groups"])
+
+
+def test_rule_drift_check_fails_on_a_stale_copy_and_a_missing_file(tmp_path):
+    chart = tmp_path / "chart"
+    shutil.copytree(CHART, chart, symlinks=False)  # a real copy of the rules, as a vendored chart would have
+    rules = yaml.safe_load((chart / "files" / "inventory-rules.yaml").read_text())
+    dropped = rules["groups"][0]["rules"].pop()
+    (chart / "files" / "inventory-rules.yaml").unlink()
+    (chart / "files" / "inventory-rules.yaml").write_text(yaml.safe_dump(rules))
+    assert rule_drift(_render_chart(chart)) == [dropped.get("alert") or dropped.get("record")]
+    (chart / "files" / "inventory-rules.yaml").unlink()
+    cmd = [tool("helm"), "template", "x", str(chart), "--api-versions", PLATFORM_APIS[3]]
+    proc = run([*cmd, "--set", "monitoring.prometheusRule.enabled=true"], check=False)
+    assert proc.returncode != 0 and "files/inventory-rules.yaml" in proc.stderr
+
+
+def test_monitoring_toggles():
     docs = render("prod")
     sm = one(docs, "ServiceMonitor")
     assert sm["spec"]["jobLabel"] == "container-inventory.io/metrics-job"
     assert {e["port"] for e in sm["spec"]["endpoints"]} == {"http", "metrics"}
-    rule = one(docs, "PrometheusRule")
-    source = Path(CHART / "files" / "inventory-rules.yaml")
-    if source.exists():
-        assert rule["spec"]["groups"] == yaml.safe_load(source.read_text())["groups"]
-        assert rule["spec"]["groups"], "alert groups must not be empty"
     off = render(
         "prod",
         "monitoring.serviceMonitor.enabled=false",
@@ -313,43 +457,6 @@ def test_notes_tell_how_to_reach_the_api():
     assert "helm test inv -n container-inventory" in out
 
 
-def _quantity(value: str | int) -> float:
-    value = str(value)
-    units = {"m": 1e-3, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30}
-    for suffix, factor in units.items():
-        if value.endswith(suffix):
-            return float(value[: -len(suffix)]) * factor
-    return float(value)
-
-
-@pytest.mark.parametrize("env", ENVS)
-def test_quota_fits_fully_scaled_out_workloads_during_a_rollout(env):
-    """maxReplicas (+1 surge pod) of every workload must fit the namespace ResourceQuota."""
-    docs = render(env)
-    hard = one(docs, "ResourceQuota")["spec"]["hard"]
-    scalers = {s["spec"]["scaleTargetRef"]["name"]: s["spec"] for s in by_kind(docs, "ScaledObject")}
-    hpas = {h["spec"]["scaleTargetRef"]["name"]: h["spec"] for h in by_kind(docs, "HorizontalPodAutoscaler")}
-    totals: dict[str, float] = {}
-    pods = 0
-    for dep in by_kind(docs, "Deployment"):
-        name = dep["metadata"]["name"]
-        replicas = (
-            scalers[name]["maxReplicaCount"]
-            if name in scalers
-            else hpas[name]["maxReplicas"]
-            if name in hpas
-            else dep["spec"]["replicas"]
-        ) + dep["spec"]["strategy"]["rollingUpdate"]["maxSurge"]
-        pods += replicas
-        for c in pod_spec(dep)["containers"]:
-            for kind in ("requests", "limits"):
-                for res, value in c["resources"][kind].items():
-                    totals[f"{kind}.{res}"] = totals.get(f"{kind}.{res}", 0) + replicas * _quantity(value)
-    for key, used in totals.items():
-        assert used <= _quantity(hard[key]), f"{env}: {key} needs {used} at max scale, quota is {hard[key]}"
-    assert pods <= int(hard["pods"])
-
-
 class _StrictLoader(yaml.SafeLoader):
     """SafeLoader that refuses duplicate mapping keys (the API server's YAML decoder does too)."""
 
@@ -367,18 +474,5 @@ _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _n
 
 @pytest.mark.parametrize("env", ENVS)
 def test_rendered_yaml_has_no_duplicate_keys(env):
-    out = run(
-        [
-            tool("helm"),
-            "template",
-            "inv",
-            str(CHART),
-            "-n",
-            NAMESPACE,
-            "-f",
-            str(CHART / f"values-{env}.yaml"),
-            "--set",
-            "namespace.create=true",
-        ]
-    ).stdout
+    out = run(template_cmd(env, "namespace.create=true")).stdout
     assert len([d for d in yaml.load_all(out, Loader=_StrictLoader) if d]) > 15

@@ -82,8 +82,9 @@ def test_minikube_up_dry_run():
     out = _dry("minikube-up.sh", "--dry-run")
     assert "+ minikube start --profile container-inventory --kubernetes-version v1.33" in out
     assert "--cni calico" in out  # NetworkPolicies need an enforcing CNI
-    assert "image load registry.local/container-inventory/flask-api:" in out
-    assert "image load registry.local/container-inventory/nginx-proxy:" in out
+    # the chart's one registry (imagePullPolicy Never on minikube: the loaded name must be the one the chart uses)
+    assert "image load ghcr.io/container-inventory/flask-api:" in out
+    assert "image load ghcr.io/container-inventory/nginx-proxy:" in out
     assert "+ helm --kube-context container-inventory test inventory" in out
 
 

@@ -17,13 +17,13 @@ that with both engines and raises `Disagreement` when they differ in value, type
 from __future__ import annotations
 
 import functools
+import importlib.util
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import celpy
-import yaml
 from cel_expr_python import cel as google_cel
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -186,7 +186,12 @@ class Policy:
 
 
 def load_policy(path: Path = RULES) -> Policy:
-    doc = yaml.safe_load(path.read_text())
+    """The rules as installed: rules.yaml plus generate.py's install parameters (variables.allowedRegistries)."""
+    spec = importlib.util.spec_from_file_location("policy_generate", ROOT / "deploy" / "policies" / "generate.py")
+    assert spec and spec.loader
+    generate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generate)
+    doc = generate.load(path)
     return Policy(
         variables=tuple((v["name"], v["expression"]) for v in doc["variables"]),
         rules=tuple((r["id"], r["expression"]) for r in doc["rules"]),

@@ -22,10 +22,56 @@ app.kubernetes.io/name: {{ .component }}
 app.kubernetes.io/instance: {{ .ctx.Release.Name }}
 {{- end -}}
 
-{{/* image reference: (dict "ctx" $ "image" .Values.api.image) -> registry/repo:tag[@digest] */}}
+{{/* image reference: (dict "ctx" $ "name" "flask-api") -> <imageRegistry>/<name>:<tag>[@<digest>]
+     Tag and digest: images.<name>, else the entry for <name> in pushedImages (the reports/images.json `make push`
+     writes, passed with --set-file pushedImages=...; its repository must be <imageRegistry>/<name>), else imageTag /
+     appVersion without digest. requireImageDigests (prod) fails a render that has no digest. */}}
 {{- define "ci.image" -}}
-{{- $ref := printf "%s/%s:%s" (trimSuffix "/" .ctx.Values.imageRegistry) .image.repository .image.tag -}}
-{{- if .image.digest }}{{ printf "%s@%s" $ref .image.digest }}{{ else }}{{ $ref }}{{ end -}}
+{{- $v := .ctx.Values -}}
+{{- $registry := trimSuffix "/" $v.imageRegistry -}}
+{{- $img := required (printf "images.%s is not defined" .name) (index $v.images .name) -}}
+{{- $tag := $img.tag -}}
+{{- $digest := $img.digest -}}
+{{- if and $v.pushedImages (not $digest) -}}
+{{- $pushed := fromJson $v.pushedImages -}}
+{{- if hasKey $pushed "Error" }}{{ fail (printf "pushedImages is not the JSON make push writes: %s" $pushed.Error) }}{{ end -}}
+{{- with index $pushed .name -}}
+{{- if ne .repository (printf "%s/%s" $registry $.name) -}}
+{{- fail (printf "pushedImages: %s was pushed to %s, but the chart pulls from %s/%s (imageRegistry)" $.name .repository $registry $.name) -}}
+{{- end -}}
+{{- $tag = .tag -}}
+{{- $digest = .digest -}}
+{{- end -}}
+{{- end -}}
+{{- $tag = $tag | default $v.imageTag | default .ctx.Chart.AppVersion -}}
+{{- $ref := printf "%s/%s:%s" $registry .name $tag -}}
+{{- if $digest }}{{ printf "%s@%s" $ref $digest }}
+{{- else if $v.requireImageDigests }}{{ fail (printf "requireImageDigests: no digest for %s (deploy.sh --images-file reports/images.json passes the digests make push recorded)" .name) }}
+{{- else }}{{ $ref }}{{ end -}}
+{{- end -}}
+
+{{/* true when the cluster serves an API (group/version/Kind) or values.assumeApiVersions lists it:
+     (dict "ctx" $ "api" "keda.sh/v1alpha1/ScaledObject") -> "true" | "" */}}
+{{- define "ci.hasApi" -}}
+{{- if or (.ctx.Capabilities.APIVersions.Has .api) (has .api .ctx.Values.assumeApiVersions) }}true{{ end -}}
+{{- end -}}
+
+{{/* the namespaces the API lists pods in ("" = cluster-wide): watchNamespaces (+ the release namespace) */}}
+{{- define "ci.watchNamespaces" -}}
+{{- $ns := .Values.api.watchNamespaces -}}
+{{- if and $ns .Values.api.watchOwnNamespace -}}{{- $ns = prepend $ns .Release.Namespace | uniq -}}{{- end -}}
+{{- join "," $ns -}}
+{{- end -}}
+
+{{/* KEDA renders the API's autoscaler when enabled and the cluster serves ScaledObject */}}
+{{- define "ci.useKeda" -}}
+{{- if and .Values.api.autoscaling.enabled .Values.keda.enabled (include "ci.hasApi" (dict "ctx" . "api" "keda.sh/v1alpha1/ScaledObject")) }}true{{ end -}}
+{{- end -}}
+
+{{/* CPU cores of a quantity ("250m", "1", 0.5) as a decimal string */}}
+{{- define "ci.cores" -}}
+{{- $q := toString . -}}
+{{- if hasSuffix "m" $q }}{{ divf (trimSuffix "m" $q | float64) 1000 }}{{ else }}{{ $q | float64 }}{{ end -}}
 {{- end -}}
 
 {{- define "ci.podSecurityContext" -}}

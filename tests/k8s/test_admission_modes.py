@@ -1,0 +1,91 @@
+"""Admission policy mode per environment: the env's values file picks Deny/Warn/Audit through the namespace label,
+and the generated bindings (VAP) and policies (Kyverno) turn that label into what really happens to a bad pod."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+
+from .conftest import ENVS, POLICIES, one, render
+from .netpol import selector_matches
+
+# What each environment must do with a violating pod (issue 9: Audit or Warn in dev, Deny in prod; minikube is
+# the local rehearsal of prod).
+EXPECTED = {"minikube": "reject", "dev": "admit", "prod": "reject"}
+
+
+def _generated() -> list[dict[str, Any]]:
+    docs = []
+    for path in sorted((POLICIES / "generated").glob("*.yaml")):
+        docs += [d for d in yaml.safe_load_all(path.read_text()) if d]
+    return docs
+
+
+def effect(namespace: dict[str, Any], policies: list[dict[str, Any]]) -> dict[str, set[str]]:
+    """For a pod in `namespace` that breaks a rule: which engine does what (VAP actions, Kyverno failure actions)."""
+    labels = {**namespace["metadata"].get("labels", {}), "kubernetes.io/metadata.name": namespace["metadata"]["name"]}
+    vap: set[str] = set()
+    kyverno: set[str] = set()
+    for doc in policies:
+        if doc["kind"] == "ValidatingAdmissionPolicyBinding":
+            if selector_matches(doc["spec"]["matchResources"].get("namespaceSelector", {}), labels):
+                vap |= set(doc["spec"]["validationActions"])
+        elif doc["kind"] == "ClusterPolicy":
+            for rule in doc["spec"]["rules"]:
+                for match in rule["match"]["any"]:
+                    if selector_matches(match["resources"].get("namespaceSelector", {}), labels):
+                        kyverno.add(rule["validate"]["failureAction"])
+    return {"vap": vap, "kyverno": kyverno}
+
+
+def verdict(namespace: dict[str, Any], policies: list[dict[str, Any]]) -> str:
+    e = effect(namespace, policies)
+    if not e["vap"] and not e["kyverno"]:
+        return "unchecked"
+    return "reject" if "Deny" in e["vap"] or "Enforce" in e["kyverno"] else "admit"
+
+
+def mode_problems(env: str, namespace: dict[str, Any], policies: list[dict[str, Any]]) -> list[str]:
+    e, got = effect(namespace, policies), verdict(namespace, policies)
+    problems = [] if got == EXPECTED[env] else [f"{env}: a violating pod is {got}ed, must be {EXPECTED[env]}ed"]
+    if got == "admit" and not ({"Warn", "Audit"} & e["vap"]):
+        problems.append(f"{env}: violations are admitted silently (no Warn/Audit)")
+    return problems
+
+
+def _namespace(env: str, *sets: str) -> dict[str, Any]:
+    return one(render(env, "namespace.create=true", *sets), "Namespace", "container-inventory")
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_each_environment_gets_its_admission_mode(env):
+    namespace = _namespace(env)
+    assert mode_problems(env, namespace, _generated()) == []
+    e = effect(namespace, _generated())
+    assert e["vap"] and e["kyverno"], "both engines must see the namespace"
+
+
+def test_dev_warns_and_audits_prod_denies():
+    assert effect(_namespace("dev"), _generated()) == {"vap": {"Warn", "Audit"}, "kyverno": {"Audit"}}
+    assert effect(_namespace("prod"), _generated()) == {"vap": {"Deny", "Audit"}, "kyverno": {"Enforce"}}
+
+
+@pytest.mark.parametrize(
+    ("env", "setting"),
+    [
+        ("prod", "namespace.admissionMode=Warn"),
+        ("dev", "namespace.admissionMode=Deny"),
+        ("prod", "namespace.admissionMode=Audit"),
+    ],
+)
+def test_mode_check_fails_when_a_values_file_picks_the_wrong_mode(env, setting):
+    assert mode_problems(env, _namespace(env, setting), _generated())
+
+
+def test_mode_check_fails_when_the_policies_lose_a_binding():
+    policies = [d for d in _generated() if d["metadata"]["name"] != "container-inventory-restricted-deny"]
+    policies = [d for d in policies if not (d["kind"] == "ClusterPolicy" and "audit" not in d["metadata"]["name"])]
+    assert verdict(_namespace("prod"), policies) == "unchecked"
+    assert mode_problems("prod", _namespace("prod"), policies)
