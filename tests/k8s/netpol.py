@@ -26,6 +26,10 @@ class Endpoint:
     labels: Mapping[str, str] = field(default_factory=dict)
     ip: str = "10.244.0.1"
     named_ports: Mapping[str, int] = field(default_factory=dict)
+    listens: frozenset[tuple[int, str]] = frozenset()  # extra ports a connection can reach (besides named_ports)
+
+    def accepts(self, port: int, protocol: str) -> bool:
+        return (port, protocol) in self.listens or (protocol == "TCP" and port in self.named_ports.values())
 
     def __hash__(self) -> int:
         return hash((self.name, self.namespace, self.ip))
@@ -136,7 +140,7 @@ class Cluster:
     def allowed_flows(
         self, endpoints: Iterable[Endpoint], ports: Iterable[tuple[int, str]], governed: set[str]
     ) -> set[Flow]:
-        """Every allowed flow between the endpoints on the ports where src or dst is one of `governed`."""
+        """Every allowed flow to a port the destination listens on, where src or dst is one of `governed`."""
         eps = list(endpoints)
         return {
             Flow(s.name, d.name, port, proto)
@@ -144,5 +148,5 @@ class Cluster:
             for d in eps
             if s is not d and (s.name in governed or d.name in governed)
             for port, proto in ports
-            if self.allows(s, d, port, proto)
+            if d.accepts(port, proto) and self.allows(s, d, port, proto)
         }
