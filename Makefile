@@ -95,6 +95,7 @@ up: deps images ## start the hardened stack on 127.0.0.1:8080 and wait until hea
 	@bash scripts/wait-healthy.sh $(COMPOSE_PROJECT_NAME)
 	@echo "==> ready: http://127.0.0.1:8080/api/containers"
 	@echo "    try:   curl -s http://127.0.0.1:8080/api/containers | python3 -m json.tool"
+	@echo "    dashboard: http://127.0.0.1:8080/ui/"
 
 down: ## stop and remove everything `make up` created (containers, networks, volumes)
 	@$(COMPOSE) $(COMPOSE_FILES) down -v --remove-orphans

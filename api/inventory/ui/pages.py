@@ -129,9 +129,3 @@ def source_names(service: InventoryService) -> list[str]:
     if not callable(sources):
         return []
     return [s.name for s in sources()]
-
-
-def navigation(service: InventoryService) -> list[tuple[str, str]]:
-    """Main menu: a section appears only when its data exists (sources with fleet, changes with history)."""
-    items = [("ui.overview", "Overview"), ("ui.containers", "Containers"), ("ui.posture", "Posture")]
-    return items

@@ -14,9 +14,10 @@ from werkzeug.wrappers.response import Response as BaseResponse
 
 from ..auth import TokenFile
 from ..backends.base import AmbiguousReference, BackendUnavailable, NotFound
+from ..history.query import HistoryQueries, HistoryUnavailable
 from ..problems import Problem
 from ..service import InventoryService
-from . import pages, reports, session
+from . import pages, reports, session, timeline
 
 STATIC = Path(__file__).with_name("static")
 # One definition of the dashboard's policy; nginx/snippets/ui-security-headers.conf sends the same at the
@@ -46,6 +47,25 @@ def _token() -> TokenFile:
     return current_app.extensions["token"]
 
 
+def _history() -> HistoryQueries:
+    return current_app.extensions["history"]
+
+
+def _history_ok() -> bool:
+    """Whether this deployment records history (asked once per request)."""
+    if "history_ok" not in g:
+        g.history_ok = timeline.available(_history())
+    return bool(g.history_ok)
+
+
+def _navigation() -> list[tuple[str, str]]:
+    """Main menu: a section appears only when its data exists (changes once history is recorded)."""
+    items = [("ui.overview", "Overview"), ("ui.containers", "Containers"), ("ui.posture", "Posture")]
+    if _history_ok():
+        items.append(("ui.changes", "Changes"))
+    return items
+
+
 @cache
 def _asset_version(filename: str) -> str:
     return hashlib.sha256((STATIC / filename).read_bytes()).hexdigest()[:12]
@@ -72,7 +92,7 @@ def _context() -> dict[str, Any]:
         "auth_enabled": auth,
         "show_logout": auth and signed,
         "csrf": session.csrf_token() if auth else "",
-        "nav": pages.navigation(_service()) if signed else [],
+        "nav": _navigation() if signed else [],
         "version": _service().settings.version,
     }
 
@@ -108,6 +128,11 @@ def _error_page(status: int, title: str, detail: str) -> tuple[str, int]:
 @ui.errorhandler(BackendUnavailable)
 def _unavailable(exc: BackendUnavailable) -> tuple[str, int]:
     return _error_page(503, "Container backend unavailable", str(exc))
+
+
+@ui.errorhandler(HistoryUnavailable)
+def _no_history(exc: HistoryUnavailable) -> tuple[str, int]:
+    return _error_page(503, "History unavailable", str(exc))
 
 
 @ui.errorhandler(Problem)
@@ -162,7 +187,13 @@ def logout() -> Any:
 @ui.get("/")
 def overview() -> str:
     g.nav = "ui.overview"
-    return render_template("overview.html", page=reports.overview(_service()))
+    history = _history_ok()
+    return render_template(
+        "overview.html",
+        page=reports.overview(_service()),
+        trend=timeline.trend_chart(_history(), hours=24) if history else None,
+        changes=timeline.recent(_history()) if history else None,
+    )
 
 
 @ui.get("/containers")
@@ -173,22 +204,35 @@ def containers() -> tuple[str, int]:
 
 
 @ui.get("/containers/<path:ref>")
-def container(ref: str) -> str:
+def container(ref: str) -> str | tuple[str, int]:
     g.nav = "ui.containers"
     try:
         page = reports.container(_service(), ref)
     except NotFound:
+        workloads, changes = timeline.gone_history(_history(), ref) if len(ref) <= 256 else ([], [])
+        if workloads:  # gone from the engine, but the history remembers it
+            return render_template("container_gone.html", ref=ref, workloads=workloads, changes=changes), 404
         raise Problem(404, "container-not-found", "Container not found", f"no container matches {ref!r}") from None
     except AmbiguousReference as exc:
         detail = f"{ref!r} matches several containers ({', '.join(exc.matches)}); use a longer prefix"
         raise Problem(409, "ambiguous-reference", "Ambiguous container reference", detail) from None
-    return render_template("container.html", page=page)
+    history = timeline.container_history(_history(), page.container) if _history_ok() else None
+    return render_template("container.html", page=page, changes=history)
 
 
 @ui.get("/posture")
 def posture() -> str:
     g.nav = "ui.posture"
-    return render_template("posture.html", page=reports.posture(_service(), request.args.get("severity", "")))
+    page = reports.posture(_service(), request.args.get("severity", ""))
+    trend = timeline.trend_chart(_history(), hours=24 * 7) if _history_ok() else None
+    return render_template("posture.html", page=page, trend=trend)
+
+
+@ui.get("/changes")
+def changes() -> tuple[str, int]:
+    g.nav = "ui.changes"
+    page = timeline.timeline(_history(), request.args)
+    return render_template("changes.html", page=page), 400 if page.error else 200
 
 
 @ui.get("/<path:_anything>")
