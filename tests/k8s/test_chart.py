@@ -476,3 +476,32 @@ _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _n
 def test_rendered_yaml_has_no_duplicate_keys(env):
     out = run(template_cmd(env, "namespace.create=true")).stdout
     assert len([d for d in yaml.load_all(out, Loader=_StrictLoader) if d]) > 15
+
+
+# --- namespaces: every namespace an object lands in exists or is created -------------------------------------------
+
+
+def namespace_gaps(docs: list[dict]) -> list[str]:
+    """Namespaces that objects are created in (or RoleBindings name) but that nothing creates. deploy.sh applies the
+    chart's namespace template (namespace.create=true) before the install, so its Namespaces are the created ones."""
+    created = {d["metadata"]["name"] for d in by_kind(docs, "Namespace")}
+    used = {d["metadata"]["namespace"] for d in docs if d["metadata"].get("namespace")}
+    for binding in by_kind(docs, "RoleBinding") + by_kind(docs, "ClusterRoleBinding"):
+        used |= {s["namespace"] for s in binding["subjects"] if s.get("namespace")}
+    return sorted(used - created)
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_every_namespace_used_is_created(env):
+    docs = render(env, "namespace.create=true")
+    assert namespace_gaps(docs) == []
+    watched = by_kind(docs, "Namespace")[1:]
+    # someone else's namespace: created when missing, never deleted with the release, none of our labels
+    assert all(ns["metadata"]["annotations"] == {"helm.sh/resource-policy": "keep"} for ns in watched)
+    assert all("labels" not in ns["metadata"] for ns in watched)
+
+
+def test_namespace_check_fails_when_a_watched_namespace_is_not_created():
+    docs = [d for d in render("dev", "namespace.create=true") if d["metadata"]["name"] != "shop-dev"]
+    assert namespace_gaps(docs) == ["shop-dev"]
+    assert namespace_gaps(render("dev")) == [NAMESPACE, "shop-dev"]  # without the namespace template

@@ -100,10 +100,12 @@ seccompProfile:
 {{- define "ci.topologySpread" -}}
 {{- if .ctx.Values.topologySpread.enabled }}
 topologySpreadConstraints:
+{{- /* Across zones always ScheduleAnyway: with DoNotSchedule, a cluster whose nodes carry no zone label (a
+     single-zone or on-prem prod) could never schedule a pod. whenUnsatisfiable applies to the spread across nodes. */}}
 {{- range $key := list "kubernetes.io/hostname" "topology.kubernetes.io/zone" }}
   - maxSkew: {{ $.ctx.Values.topologySpread.maxSkew }}
     topologyKey: {{ $key }}
-    whenUnsatisfiable: {{ $.ctx.Values.topologySpread.whenUnsatisfiable }}
+    whenUnsatisfiable: {{ ternary $.ctx.Values.topologySpread.whenUnsatisfiable "ScheduleAnyway" (eq $key "kubernetes.io/hostname") }}
     labelSelector:
       matchLabels:
         {{- include "ci.selector" (dict "ctx" $.ctx "component" $.component) | nindent 8 }}
