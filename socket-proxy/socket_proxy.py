@@ -8,11 +8,14 @@ the API needs and answers 403 to everything else:
     GET|HEAD  [/vX.Y]/version
     GET|HEAD  [/vX.Y]/containers/json            (query: all, limit, filters)
     GET|HEAD  [/vX.Y]/containers/{id-or-name}/json
+    GET       [/vX.Y]/events                     (query: since, until, filters with type=container only)
 
 A prefix rule such as "GET /containers/*" is not enough: it would still expose
 /containers/{id}/archive, /export and /logs (file contents and output). Responses are
 also filtered: inspect answers carry every container's environment (secrets) and command
-line, so those fields are removed before anything reaches the API.
+line, so those fields are removed before anything reaches the API. The event stream is filtered
+line by line: only container lifecycle events pass, rebuilt from an allowlist (exec events carry
+the command line in their action, container events carry every label as attributes).
 
 Standard library only; one thread per connection; configured by environment:
     LISTEN_ADDR (0.0.0.0), LISTEN_PORT (2375), DOCKER_SOCKET (/var/run/docker.sock),
@@ -33,6 +36,7 @@ import http.client
 import json
 import os
 import re
+import select
 import socket
 import ssl
 import sys
@@ -42,6 +46,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from events_filter import events_query_ok, filter_event
+
 _VERSION = r"(?:/v\d+\.\d+)?"
 _NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}"
 ROUTES: list[tuple[re.Pattern[str], str, frozenset[str]]] = [
@@ -49,6 +55,7 @@ ROUTES: list[tuple[re.Pattern[str], str, frozenset[str]]] = [
     (re.compile(rf"^{_VERSION}/version$"), "version", frozenset()),
     (re.compile(rf"^{_VERSION}/containers/json$"), "list", frozenset({"all", "limit", "filters", "size", "trunc_cmd"})),
     (re.compile(rf"^{_VERSION}/containers/{_NAME}/json$"), "inspect", frozenset()),
+    (re.compile(rf"^{_VERSION}/events$"), "events", frozenset({"since", "until", "filters"})),
 ]
 ALLOWED_METHODS = ("GET", "HEAD")
 
@@ -74,6 +81,8 @@ def match_route(method: str, target: str) -> tuple[str | None, str]:
             # size=true makes the engine walk every container's filesystem: refuse, it is a DoS lever.
             if any(k == "size" and v.lower() not in ("0", "false") for k, v in query):
                 return None, "size=true is not allowed"
+            if name == "events":
+                return events_query_ok(method, query)
             return name, "ok"
     return None, "endpoint is not allowed"
 
@@ -176,6 +185,9 @@ class ProxyHandler(BaseHTTPRequestHandler):
         if route is None:
             self._refuse(403, reason)
             return
+        if route == "events":
+            self._stream_events()
+            return
         start = time.perf_counter()
         conn = UnixHTTPConnection(self.socket_path, self.upstream_timeout)
         try:
@@ -208,6 +220,81 @@ class ProxyHandler(BaseHTTPRequestHandler):
             duration_ms=round((time.perf_counter() - start) * 1000, 2),
         )
         self._send(status, body, content_type, passthrough)
+
+    def _open_events(self) -> tuple[socket.socket, int, bytes, bytes]:
+        """Ask the engine with HTTP/1.0 (no chunking: the stream ends when the connection does)."""
+        upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        upstream.settimeout(self.upstream_timeout)
+        upstream.connect(self.socket_path)
+        upstream.sendall(f"GET {self.path} HTTP/1.0\r\nHost: docker\r\nUser-Agent: socket-proxy\r\n\r\n".encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            data = upstream.recv(4096)
+            if not data or len(head) > 65536:
+                raise OSError("engine closed the event stream before its headers")
+            head += data
+        head, rest = head.split(b"\r\n\r\n", 1)
+        status = int(head.split(b" ", 2)[1])
+        return upstream, status, head, rest
+
+    def _stream_events(self) -> None:
+        """Relay the engine's event stream, one filtered line per chunk, until either side goes away."""
+        start = time.perf_counter()
+        try:
+            upstream, status, _, pending = self._open_events()
+        except (OSError, ValueError, IndexError) as exc:
+            log(level="error", message="engine unreachable", error=exc.__class__.__name__)
+            self._send(502, json.dumps({"message": "socket-proxy: engine unreachable"}).encode())
+            return
+        passed = dropped = 0
+        try:
+            if status != 200:
+                self._refuse(502, f"engine answered {status} to the event stream")
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.wfile.flush()
+            log(level="info", message="event stream opened", route="events")
+            upstream.settimeout(None)
+            client = self.connection
+            while True:
+                lines = pending.split(b"\n")
+                pending = lines.pop()
+                for line in lines:
+                    out = filter_event(line) if line.strip() else None
+                    if out is None:
+                        dropped += 1 if line.strip() else 0
+                        continue
+                    passed += 1
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(out), out))
+                    self.wfile.flush()
+                if len(pending) > 1 << 20:
+                    break  # no sane event is this long
+                readable, _, _ = select.select([upstream, client], [], [], 60)
+                if client in readable:
+                    break  # the client closed (or sent something it should not): end the stream
+                if upstream in readable:
+                    data = upstream.recv(65536)
+                    if not data:
+                        break
+                    pending += data
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except OSError:
+            pass  # the client went away mid-write
+        finally:
+            upstream.close()
+            self.close_connection = True
+            log(
+                level="info",
+                message="event stream closed",
+                route="events",
+                passed=passed,
+                dropped=dropped,
+                duration_ms=round((time.perf_counter() - start) * 1000, 2),
+            )
 
     def do_GET(self) -> None:
         self._handle()

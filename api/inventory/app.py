@@ -12,6 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from . import metrics
 from .auth import TokenFile
 from .backends import Backend, make_backend
+from .conditional import RenderedPages
 from .config import Settings, load_settings
 from .history.query import HistoryQueries
 from .history.views import history_api
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
     app.extensions["inventory"] = service
     app.extensions["token"] = TokenFile(settings.api_token_file)
     app.extensions["history"] = HistoryQueries(settings.database_url)
+    app.extensions["pages"] = RenderedPages()
     app.extensions["collector"] = metrics.InventoryCollector(
         service.snapshot,
         {"version": settings.version, "revision": settings.git_sha, "backend": service.backend.name},

@@ -30,7 +30,7 @@ class Settings:
     docker_host: str = "unix:///var/run/docker.sock"
     engine_timeout: float = 1.5
     cache_ttl: float = 2.0
-    inspect_cache_ttl: float = 30.0
+    live_resync_interval: float = 60.0
     api_token_file: str = ""
     k8s_namespaces: tuple[str, ...] = ()
     k8s_in_cluster: bool = True
@@ -132,7 +132,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         docker_host=docker_host,
         engine_timeout=timeout,
         cache_ttl=_float(env, "CACHE_TTL", 2.0),
-        inspect_cache_ttl=_float(env, "INSPECT_CACHE_TTL", 30.0),
+        live_resync_interval=_float(env, "LIVE_RESYNC_INTERVAL", 60.0, minimum=1.0),
         api_token_file=token_file,
         k8s_namespaces=namespaces,
         k8s_in_cluster=_bool(env, "K8S_IN_CLUSTER", True),

@@ -52,6 +52,9 @@ BACKEND_LATENCY = Histogram(
     ["backend", "operation"],
     buckets=LATENCY_BUCKETS,
 )
+LIVE_EVENTS = Counter("inventory_live_events_total", "Engine lifecycle events applied to the live state", ["action"])
+LIVE_RESYNCS = Counter("inventory_live_resyncs_total", "Full resyncs of the live state (one engine list call each)")
+LIVE_VERSION_CHANGES = Counter("inventory_live_changes_total", "Live state versions published (content changes)")
 CACHE_REQUESTS = Counter("inventory_cache_requests_total", "Inventory cache lookups", ["cache", "result"])
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST

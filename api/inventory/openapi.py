@@ -211,6 +211,30 @@ def _q(name: str, schema: dict[str, Any], description: str, explode: bool = Fals
     return param
 
 
+IF_NONE_MATCH = {
+    "name": "If-None-Match",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "maxLength": 1024},
+    "description": "ETag of an earlier answer: 304 with no body while the inventory behind it is unchanged",
+}
+_ETAG_HEADER = {
+    "ETag": {
+        "description": "Weak tag of the answer's content (same in every worker; the echoed client_ip is not in it)",
+        "schema": {"type": "string", "pattern": '^W/"[0-9a-f]{32}"$'},
+    }
+}
+
+
+def _tagged(schema_name: str, description: str) -> dict[str, dict[str, Any]]:
+    """A 200 that carries an ETag, and the 304 a matching If-None-Match gets."""
+    ok = {**_json(schema_name, description), "headers": _ETAG_HEADER}
+    return {
+        "200": ok,
+        "304": {"description": "Not modified: the inventory behind this ETag is unchanged", "headers": _ETAG_HEADER},
+    }
+
+
 ALL = _q("all", {"type": "string", "enum": ["true", "false"]}, "Include stopped containers")
 
 
@@ -252,9 +276,10 @@ def spec(version: str) -> dict[str, Any]:
                         _q("state", {"type": "string", "enum": list(STATES)}, "Only containers in this state"),
                         _q("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "Page size"),
                         _q("cursor", {"type": "string"}, "next_cursor of the previous page"),
+                        IF_NONE_MATCH,
                     ],
                     "responses": {
-                        "200": _json("ContainerList", "One page of containers, sorted by id"),
+                        **_tagged("ContainerList", "One page of containers, sorted by id"),
                         "400": _problem("A query parameter is invalid; `parameter` names it"),
                         **_AUTH_ERRORS,
                     },
@@ -287,9 +312,9 @@ def spec(version: str) -> dict[str, Any]:
                 "get": {
                     "operationId": "getPosture",
                     "security": [{}, {"bearer": []}],
-                    "parameters": [ALL],
+                    "parameters": [ALL, IF_NONE_MATCH],
                     "responses": {
-                        "200": _json("Posture", "Findings per container and totals by severity"),
+                        **_tagged("Posture", "Findings per container and totals by severity"),
                         "400": _problem("A query parameter is invalid"),
                         **_AUTH_ERRORS,
                     },
@@ -306,7 +331,10 @@ def spec(version: str) -> dict[str, Any]:
             "/readyz": {
                 "get": {
                     "operationId": "readyz",
-                    "responses": {"200": _json("Ready", "Backend answers"), "503": _problem("Backend unreachable")},
+                    "responses": {
+                        "200": _json("Ready", "The live inventory state is synced with the backend"),
+                        "503": _problem("Not synced: first sync still running, or the engine / event stream is lost"),
+                    },
                 }
             },
         },

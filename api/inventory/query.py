@@ -101,6 +101,10 @@ class ListQuery:
             q.after = decode_cursor(cursor)
         return q
 
+    def key(self) -> tuple[object, ...]:
+        """Everything that selects the page, hashable (the rendered-page cache key)."""
+        return (self.include_stopped, self.name, self.image, tuple(self.labels), self.state, self.limit, self.after)
+
     def matches(self, c: Container) -> bool:
         if self.state and c.state != self.state:
             return False

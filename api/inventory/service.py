@@ -1,65 +1,96 @@
-"""Inventory service: caching, reference resolution and posture on top of a backend."""
+"""Inventory service: listings, reference resolution and posture, answered from the live state."""
 
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections import Counter
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Any, TypeVar
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Any
 
 from .backends.base import AmbiguousReference, Backend, BackendUnavailable, Container, ContainerDetail, NotFound
 from .cache import TTLCache
 from .config import Settings
+from .live import NOT_SYNCED_YET, LiveState, Snapshot, make_live_state
 from .posture import RULES, ContainerReport, PostureReport, Waiver, evaluate_container, overall_score
+from .query import ListQuery
 
-T = TypeVar("T")
-# Slack on top of the engine timeout for the whole call (name resolution, connect, read).
-DEADLINE_SLACK = 0.2
+
+@dataclass(frozen=True)
+class ContainerPage:
+    """One page of the listing and the state version it was cut from (an opaque, hashable value)."""
+
+    items: list[Container]
+    total: int
+    next_cursor: str | None
+    version: Hashable
 
 
 class InventoryService:
-    def __init__(self, backend: Backend, settings: Settings, source: str = "local") -> None:
+    def __init__(
+        self, backend: Backend, settings: Settings, source: str = "local", live: LiveState | None = None
+    ) -> None:
         self.backend = backend
         self.settings = settings
         self.source = source
         self.waivers: list[Waiver] = []
-        self._lists: TTLCache[list[Container]] = TTLCache("list", settings.cache_ttl)
-        # Container config is immutable after creation, so inspect results live longer.
-        self._details: TTLCache[ContainerDetail] = TTLCache("inspect", settings.inspect_cache_ttl)
-        self._pings: TTLCache[dict[str, Any]] = TTLCache("ping", min(settings.cache_ttl, 1.0))
-        # Socket timeouts do not cover DNS: a stopped engine proxy can make getaddrinfo hang for
-        # seconds. Every backend call runs here under one overall deadline instead.
-        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="backend")
-        self._deadline = settings.engine_timeout + DEADLINE_SLACK
+        self.live = live or make_live_state(backend, settings)
+        # Engine identity for /readyz: one engine call per minute at most, and optional.
+        self._engine_info: TTLCache[dict[str, Any]] = TTLCache("ping", 60.0)
 
-    def _bounded(self, fn: Callable[..., T], *args: Any) -> T:
-        future = self._pool.submit(fn, *args)
-        try:
-            return future.result(timeout=self._deadline)
-        except FutureTimeout:
-            future.cancel()
-            raise BackendUnavailable(f"backend did not answer within {self._deadline:.1f}s") from None
+    def start(self) -> None:
+        """Start following the backend now (gunicorn workers call this after the fork)."""
+        self.live.start()
+
+    def state(self) -> Snapshot:
+        """The current synced snapshot. Before the first sync, wait for it up to the engine timeout;
+        unsynced (engine or proxy gone, stream broken) -> BackendUnavailable."""
+        snap = self.live.snapshot()
+        deadline = time.monotonic() + self.settings.engine_timeout
+        while not snap.synced and snap.error == NOT_SYNCED_YET:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            self.live.wait_for_change(snap.version, remaining)
+            snap = self.live.snapshot()
+        if not snap.synced:
+            raise BackendUnavailable(snap.error or NOT_SYNCED_YET)
+        return snap
 
     def ping(self) -> dict[str, Any]:
-        return self._pings.get("ping", lambda: self._bounded(self.backend.ping))
+        """Readiness: the live state is synced (plus the engine identity, cached)."""
+        snap = self.state()
+        try:
+            engine = self._engine_info.get("ping", self.backend.ping)
+        except BackendUnavailable:
+            engine = {"engine": self.backend.name}
+        return {
+            **engine,
+            "state_version": snap.version,
+            "last_sync": snap.last_sync,
+            "containers": len(snap.containers),
+        }
 
     def containers(self, include_stopped: bool) -> list[Container]:
-        """All containers, sorted by id so cursors are stable; one backend call per cache window."""
+        """All containers, sorted by id so cursors are stable; no engine call."""
+        return self.state().select(include_stopped)
 
-        def load() -> list[Container]:
-            return sorted(self._bounded(self.backend.list_containers, include_stopped), key=lambda c: c.id)
-
-        return self._lists.get(("list", include_stopped), load)
+    def page(self, q: ListQuery) -> ContainerPage:
+        snap = self.state()
+        items, total, next_cursor = q.page(snap.select(q.include_stopped))
+        return ContainerPage(items, total, next_cursor, snap.version)
 
     def resolve(self, ref: str) -> Container:
         """Find one container by full id, name, or unique id prefix (stopped ones included)."""
-        items = self.containers(include_stopped=True)
-        for c in items:
-            if c.id == ref or ref in c.names:
+        snap = self.state()
+        found = snap.by_id.get(ref)
+        if found is not None:
+            return found
+        for c in snap.containers:
+            if ref in c.names:
                 return c
-        matches = [c for c in items if c.id.startswith(ref)] if len(ref) >= 3 else []
+        matches = [c for c in snap.containers if c.id.startswith(ref)] if len(ref) >= 3 else []
         if len(matches) == 1:
             return matches[0]
         if len(matches) > 1:
@@ -67,8 +98,10 @@ class InventoryService:
         raise NotFound(ref)
 
     def detail(self, container: Container) -> ContainerDetail:
-        key = (container.id, container.created, container.state)
-        return self._details.get(key, lambda: self._bounded(self.backend.inspect, container.id))
+        found = self.state().details.get(container.id)
+        if found is None:
+            raise NotFound(container.id)
+        return found
 
     def report(self, container: Container, detail: ContainerDetail) -> ContainerReport:
         """Posture of one container (findings with waivers, score)."""
@@ -77,13 +110,8 @@ class InventoryService:
         return evaluate_container(merged, detail.security, self.backend.name, self.source, self.waivers)
 
     def posture(self, include_stopped: bool = False) -> PostureReport:
-        reports: list[ContainerReport] = []
-        for c in self.containers(include_stopped):
-            try:
-                detail = self.detail(c)
-            except NotFound:
-                continue  # removed between list and inspect
-            reports.append(self.report(c, detail))
+        snap = self.state()  # one snapshot: containers and details agree
+        reports = [self.report(c, snap.details[c.id]) for c in snap.select(include_stopped) if c.id in snap.details]
         return PostureReport(
             source=self.source,
             backend=self.backend.name,
@@ -93,9 +121,8 @@ class InventoryService:
         )
 
     def snapshot(self) -> dict[str, Any]:
-        """Scrape-time view for metrics: is the backend up, states, findings by rule."""
+        """Scrape-time view for metrics: is the state synced, states, findings by rule."""
         try:
-            self.ping()
             everything = self.containers(include_stopped=True)
             report = self.posture(include_stopped=False)
         except BackendUnavailable:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import platform
-from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from . import metrics
 from .auth import TokenFile
 from .backends.base import BackendUnavailable
+from .conditional import conditional, content_etag
 from .config import Settings
 from .openapi import spec
 from .problems import PROBLEM_JSON, Problem
@@ -45,17 +45,11 @@ def _authenticate() -> None:
 def list_containers() -> Response:
     settings = _settings()
     q = ListQuery.parse(request.args, settings.page_limit_default, settings.page_limit_max)
-    items = _service().containers(q.include_stopped)
-    page, total, next_cursor = q.page(items)
-    body: dict[str, Any] = {
-        "items": [c.to_dict() for c in page],
-        "count": len(page),
-        "total": total,
-        "next_cursor": next_cursor,
-        "backend": _service().backend.name,
-        "client_ip": request.remote_addr,
-    }
-    return _cacheable(jsonify(body))
+    svc = _service()
+    page = svc.page(q)
+    meta = {"count": len(page.items), "total": page.total, "next_cursor": page.next_cursor, "backend": svc.backend.name}
+    items, etag = current_app.extensions["pages"].get(page.version, q.key(), page.items, meta)
+    return conditional(etag, lambda: jsonify({"items": items, **meta, "client_ip": request.remote_addr}), _cacheable)
 
 
 @api.get("/containers/<path:ref>")
@@ -91,8 +85,8 @@ def get_posture() -> Response:
             parameter=unknown[0],
         )
     include_stopped = parse_bool("all", request.args.get("all"))
-    report = _service().posture(include_stopped)
-    return _cacheable(jsonify(report.to_dict() | {"client_ip": request.remote_addr}))
+    body = _service().posture(include_stopped).to_dict()
+    return conditional(content_etag(body), lambda: jsonify(body | {"client_ip": request.remote_addr}), _cacheable)
 
 
 @api.get("/version")

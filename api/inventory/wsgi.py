@@ -15,3 +15,6 @@ except ConfigError as exc:
 from .app import create_app
 
 app = create_app(_settings)
+# Each gunicorn worker imports this module after the fork: start its live-state thread now, so
+# the worker is synced before its first request.
+app.extensions["inventory"].start()

@@ -258,3 +258,141 @@ def test_tls_settings_are_all_or_nothing(pki: dict) -> None:
         sp.tls_from_env({"TLS_CERT_FILE": str(pki["server"].cert)})
     with pytest.raises(sp.ConfigError, match="cannot load the TLS files"):
         sp.tls_from_env({"TLS_CERT_FILE": "/nonexistent.pem", "TLS_KEY_FILE": "/nonexistent.pem", "TLS_CA_FILE": "/x"})
+
+
+# --- the event stream ------------------------------------------------------------------------------------------------
+
+CANARY = "CANARY-exec-hunter2"
+CONTAINER_FILTER = "filters=%7B%22type%22%3A%5B%22container%22%5D%7D"
+
+
+def _event(action: str, **attrs: str) -> bytes:
+    doc = {
+        "status": action,
+        "id": CID,
+        "from": "debian:12",
+        "Type": "container",
+        "Action": action,
+        "Actor": {"ID": CID, "Attributes": {"name": "web", "image": "debian:12", **attrs}},
+        "scope": "local",
+        "time": 1795641894,
+        "timeNano": 1795641894099559659,
+    }
+    return json.dumps(doc).encode() + b"\n"
+
+
+ENGINE_EVENTS = [
+    _event("create", **{"com.example.secret-label": CANARY}),
+    _event("start"),
+    _event(f"exec_create: sh -c echo {CANARY}", execID="e1"),
+    _event(f"exec_start: sh -c echo {CANARY}", execID="e1"),
+    _event("exec_die", execID="e1", exitCode="0"),
+    _event("attach"),
+    _event("health_status: healthy"),
+    _event("die", exitCode="137", execDuration="3"),
+    b'{"Type":"network","Action":"connect","Actor":{"ID":"n1","Attributes":{"container":"x"}}}\n',
+    b"garbage that is not json\n",
+    _event("destroy"),
+]
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        f"/events?{CONTAINER_FILTER}",
+        f"/v1.41/events?since=1795641894.000000000&{CONTAINER_FILTER}",
+        "/events?filters=%7B%22type%22%3A%7B%22container%22%3Atrue%7D%7D",
+        "/events?filters=%7B%22type%22%3A%5B%22container%22%5D%2C%22event%22%3A%5B%22start%22%2C%22die%22%5D%7D",
+    ],
+)
+def test_events_allowed_only_for_containers(target: str) -> None:
+    assert sp.match_route("GET", target) == ("events", "ok")
+
+
+@pytest.mark.parametrize(
+    ("method", "target"),
+    [
+        ("GET", "/events"),
+        ("GET", "/events?filters=%7B%7D"),
+        ("GET", "/events?filters=%7B%22type%22%3A%5B%22image%22%5D%7D"),
+        ("GET", "/events?filters=%7B%22type%22%3A%5B%22container%22%2C%22image%22%5D%7D"),
+        ("GET", "/events?filters=%7B%22type%22%3A%5B%22container%22%5D%2C%22event%22%3A%5B%22exec_create%22%5D%7D"),
+        ("GET", "/events?filters=%7B%22type%22%3A%5B%22container%22%5D%2C%22label%22%3A%5B%22a%22%5D%7D"),
+        ("GET", f"/events?since=yesterday&{CONTAINER_FILTER}"),
+        ("GET", f"/events?{CONTAINER_FILTER}&{CONTAINER_FILTER}"),
+        ("GET", f"/events?{CONTAINER_FILTER}&stream=1"),
+        ("HEAD", f"/events?{CONTAINER_FILTER}"),
+        ("POST", f"/events?{CONTAINER_FILTER}"),
+    ],
+)
+def test_events_refused(method: str, target: str) -> None:
+    route, reason = sp.match_route(method, target)
+    assert route is None and reason
+
+
+def test_filter_event_passes_lifecycle_with_safe_attributes_only() -> None:
+    passed = [sp.filter_event(line.rstrip(b"\n")) for line in ENGINE_EVENTS]
+    docs = [json.loads(p) for p in passed if p is not None]
+    assert [d["Action"] for d in docs] == ["create", "start", "health_status: healthy", "die", "destroy"]
+    assert docs[0]["Actor"]["Attributes"] == {"name": "web", "image": "debian:12"}
+    assert docs[3]["Actor"]["Attributes"] == {"name": "web", "image": "debian:12", "exitCode": "137"}
+    assert all(CANARY not in p.decode() for p in passed if p is not None)
+
+
+class EventEngine(FakeEngine):
+    """Streams ENGINE_EVENTS like dockerd answers an HTTP/1.0 /events request, then waits for the client to go."""
+
+    closed = threading.Event()
+
+    def do_GET(self) -> None:
+        if not self.path.split("?")[0].endswith("/events"):
+            super().do_GET()
+            return
+        FakeEngine.seen.append(("GET", self.path))
+        self.wfile.write(b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nApi-Version: 1.41\r\n\r\n")
+        for line in ENGINE_EVENTS:
+            self.wfile.write(line)
+            self.wfile.flush()
+        # Hold the stream open like a quiet engine until the proxy closes its side.
+        self.connection.settimeout(10)
+        try:
+            while self.connection.recv(1):
+                pass
+        except OSError:
+            pass
+        EventEngine.closed.set()
+
+
+@pytest.fixture()
+def event_proxy() -> Iterator[tuple[str, int]]:
+    tmp = tempfile.mkdtemp()
+    sock_path = os.path.join(tmp, "docker.sock")
+
+    class Handler(EventEngine):
+        def address_string(self) -> str:
+            return "unix"
+
+    engine = UnixServer(sock_path, Handler)
+    threading.Thread(target=engine.serve_forever, daemon=True).start()
+    sp.ProxyHandler.socket_path = sock_path
+    server = sp.Server(("127.0.0.1", 0), sp.ProxyHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    FakeEngine.seen.clear()
+    EventEngine.closed.clear()
+    yield "127.0.0.1", server.server_address[1]
+    server.shutdown()
+    engine.shutdown()
+
+
+def test_event_stream_is_relayed_filtered_and_chunked(event_proxy: tuple[str, int]) -> None:
+    conn = http.client.HTTPConnection(*event_proxy, timeout=5)
+    conn.request("GET", f"/v1.41/events?{CONTAINER_FILTER}")
+    resp = conn.getresponse()
+    assert resp.status == 200 and resp.getheader("Transfer-Encoding") == "chunked"
+    lines = [resp.readline() for _ in range(5)]
+    docs = [json.loads(line) for line in lines]
+    assert [d["Action"] for d in docs] == ["create", "start", "health_status: healthy", "die", "destroy"]
+    assert all(CANARY.encode() not in line for line in lines)
+    assert FakeEngine.seen == [("GET", f"/v1.41/events?{CONTAINER_FILTER}")]
+    conn.close()  # the client goes away: the proxy must close the engine side too
+    assert EventEngine.closed.wait(5)

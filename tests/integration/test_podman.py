@@ -71,13 +71,19 @@ def podman_socket():
     shutil.rmtree(tmp, ignore_errors=True)
 
 
-def test_inventory_over_podman_docker_api(podman_socket, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_inventory_over_podman_docker_api(
+    podman_socket, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
     sock, name = podman_socket
     # The app runs in this test process: keep OpenTelemetry from instrumenting `requests` here,
     # or every later test request would carry the instrumentation's own traceparent.
     monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
     app = create_app(load_settings({"DOCKER_HOST": f"unix://{sock}", "CACHE_TTL": "0"}))
+    request.addfinalizer(app.extensions["inventory"].live.stop)  # before the podman service goes away
     client = app.test_client()
+    deadline = time.monotonic() + 15  # ready = the live state's first sync (list + inspect over podman) is done
+    while client.get("/readyz").status_code != 200 and time.monotonic() < deadline:
+        time.sleep(0.2)
     ready = client.get("/readyz").get_json()
     assert ready["status"] == "ready" and ready["backend"]["version"]
     listing = client.get("/api/containers?all=true&label=tier=podman").get_json()

@@ -48,9 +48,18 @@ SLOW_ENGINE = r"""
 import json, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
     def do_GET(self):
-        if self.path.endswith("/containers/json?all=1") or "/containers/json" in self.path:
-            time.sleep(2.0)
+        if "/events" in self.path:  # a quiet event stream that stays open
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.wfile.flush()
+            time.sleep(3600)
+            return
+        if "/containers/json" in self.path:
+            time.sleep(3.0)
             body = b"[]"
         elif self.path.endswith("/version"):
             body = json.dumps({"Version": "slow", "ApiVersion": "1.41", "MinAPIVersion": "1.12"}).encode()
@@ -69,7 +78,8 @@ ThreadingHTTPServer(("0.0.0.0", 2375), H).serve_forever()
 
 @pytest.fixture()
 def slow_engine_api(client: docker.DockerClient):
-    """flask-api (real image, hardened) whose engine takes 2 s per listing: requests stay in flight."""
+    """flask-api (real image, hardened) whose engine takes 3 s per listing: the workers' first sync is slow,
+    so requests made right after start wait for it (up to ENGINE_TIMEOUT) and stay in flight."""
     suffix = uuid.uuid4().hex[:8]
     net = client.networks.create(f"invtest-sigterm-{suffix}")
     image = f"flask-api:{image_tag()}"
@@ -125,7 +135,7 @@ def test_sigterm_completes_in_flight_requests(slow_engine_api) -> None:
     with ThreadPoolExecutor(n) as pool:
         futures = [pool.submit(call, i) for i in range(n)]
         started.wait()
-        time.sleep(0.8)  # all requests are now waiting on the 2 s engine call
+        time.sleep(0.8)  # all requests are now waiting for the first sync (a 3 s engine list call)
         api.kill(signal="SIGTERM")
         statuses = [f.result() for f in futures]
     assert statuses == [200] * n, statuses

@@ -112,6 +112,15 @@ class ContainerDetail:
     security: Security
 
 
+@dataclass(frozen=True)
+class ContainerEvent:
+    """A container lifecycle change reported by the engine (id and action only; nothing else is trusted)."""
+
+    id: str
+    action: str  # create, start, die, destroy, rename, health_status, ...
+    time_nano: int = 0
+
+
 class Backend(Protocol):
     name: str
 

@@ -9,7 +9,10 @@ command lines from inspect responses before they reach us.
 
 from __future__ import annotations
 
+import json
+import re
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +28,7 @@ from .base import (
     BackendUnavailable,
     Container,
     ContainerDetail,
+    ContainerEvent,
     Mount,
     NotFound,
     Port,
@@ -32,6 +36,7 @@ from .base import (
     image_reference_flags,
     is_docker_socket,
 )
+from .docker_events import read_events
 
 _ERRORS = (DockerException, RequestException, OSError)
 
@@ -58,6 +63,22 @@ def _health_from_status(status: str) -> str:
     return "none"
 
 
+_UP = re.compile(r"^Up .+?(?P<suffix> \((?:Paused|healthy|unhealthy|health: starting)\))?$")
+_EXITED = re.compile(r"^(?P<what>Exited|Restarting) \((?P<code>-?\d+)\) .+ ago$")
+
+
+def stable_status(status: str) -> str:
+    """Drop the engine's relative time ("Up 5 minutes", "Exited (0) 2 hours ago"): it changes by itself,
+    without any event, so it would make every answer look new. ``started_at`` carries the time."""
+    up = _UP.match(status)
+    if up:
+        return "Up" + (up.group("suffix") or "")
+    exited = _EXITED.match(status)
+    if exited:
+        return f"{exited.group('what')} ({exited.group('code')})"
+    return status
+
+
 def container_from_list_entry(raw: dict[str, Any]) -> Container:
     """Normalise one element of ``GET /containers/json``."""
     ports = [
@@ -76,7 +97,7 @@ def container_from_list_entry(raw: dict[str, Any]) -> Container:
         image=raw.get("Image", ""),
         image_id=raw.get("ImageID", ""),
         state=raw.get("State", "unknown"),
-        status=status,
+        status=stable_status(status),
         created=_iso_from_epoch(raw.get("Created")),
         ports=ports,
         health=_health_from_status(status),
@@ -151,6 +172,7 @@ class DockerBackend:
         self._settings = settings
         self._client: docker.APIClient | None = None
         self._lock = threading.Lock()
+        self._events: Any = None  # the open event-stream response, so close_events() can unblock its reader
 
     def _api(self) -> docker.APIClient:
         # Built lazily: version="auto" asks the engine, which may be down at startup.
@@ -184,6 +206,45 @@ class DockerBackend:
             except _ERRORS as exc:
                 raise BackendUnavailable(f"docker engine unreachable: {exc.__class__.__name__}") from exc
         return [container_from_list_entry(item) for item in raw]
+
+    def get_container(self, container_id: str) -> Container | None:
+        """One container's list entry (``filters={"id": [...]}``), None when it no longer exists."""
+        with track_backend_call(self.name, "list_one"):
+            try:
+                raw = self._api().containers(all=True, filters={"id": [container_id]})
+            except _ERRORS as exc:
+                raise BackendUnavailable(f"docker engine unreachable: {exc.__class__.__name__}") from exc
+        found = [container_from_list_entry(item) for item in raw if item.get("Id") == container_id]
+        return found[0] if found else None
+
+    def events(self, since: float, idle_timeout: float) -> Iterator[ContainerEvent]:
+        """Container lifecycle events from ``since`` on, as a long-lived stream.
+
+        The read timeout is ``idle_timeout``: a quiet stream ends with ``StreamIdle`` so the caller can
+        resync and reconnect; any other break raises ``BackendUnavailable``.
+        """
+        api = self._api()
+        url = f"{api.base_url}/v{api.api_version}/events"
+        params = {"since": f"{since:.9f}", "filters": json.dumps({"type": ["container"]})}
+        try:
+            resp = api.get(url, params=params, stream=True, timeout=(self._settings.engine_timeout, idle_timeout))
+        except _ERRORS as exc:
+            raise BackendUnavailable(f"docker event stream unreachable: {exc.__class__.__name__}") from exc
+        if resp.status_code != 200:
+            resp.close()
+            raise BackendUnavailable(f"docker event stream refused: HTTP {resp.status_code}")
+        self._events = resp
+        return read_events(resp, idle_timeout, _ERRORS)
+
+    def close_events(self) -> None:
+        """Unblock a reader waiting on the event stream (shutdown, not close: close waits on the reader)."""
+        resp = getattr(self, "_events", None)
+        sock = getattr(getattr(getattr(resp, "raw", None), "_connection", None), "sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(2)
+            except OSError:
+                pass
 
     def inspect(self, container_id: str) -> ContainerDetail:
         with track_backend_call(self.name, "inspect"):

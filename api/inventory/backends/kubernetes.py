@@ -257,8 +257,11 @@ def security_from_pod(pod: dict[str, Any], spec: dict[str, Any]) -> Security:
 class PodInformer:
     """List once, then watch, for one scope (a namespace, or all namespaces when ``namespace`` is None)."""
 
-    def __init__(self, api: client.CoreV1Api, namespace: str | None, timeout: float) -> None:
+    def __init__(
+        self, api: client.CoreV1Api, namespace: str | None, timeout: float, on_change: Callable[[], None] | None = None
+    ) -> None:
         self._api = api
+        self._on_change = on_change or (lambda: None)
         self._namespace = namespace
         self._timeout = timeout
         self._pods: dict[str, dict[str, Any]] = {}
@@ -315,6 +318,7 @@ class PodInformer:
             self._pods = pods
             self.generation += 1
         self.lists += 1
+        self._on_change()
 
     def _apply(self, event: dict[str, Any]) -> None:
         obj = event.get("object") or {}
@@ -328,6 +332,7 @@ class PodInformer:
                 else:
                     self._pods[uid] = trimmed
                 self.generation += 1
+            self._on_change()
         if rv:
             self.resource_version = rv
 
@@ -368,6 +373,7 @@ class PodInformer:
                     need_list = False
                     self.healthy, self.error = True, ""
                     self.synced.set()
+                    self._on_change()
                 self._watch_once()
                 backoff = 0.2
             except ApiException as exc:
@@ -393,6 +399,7 @@ class PodInformer:
         if self.healthy or self.error != reason:
             log.warning("pod informer failed", extra={"namespace": self._namespace or "*", "reason": reason})
         self.healthy, self.error = False, reason
+        self._on_change()
 
 
 def _api_client(settings: Settings) -> client.ApiClient:
@@ -424,6 +431,22 @@ class KubernetesBackend:
         self._informers: list[PodInformer] = []
         self._index: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]] = {}
         self._index_key: tuple[int, ...] = ()
+        self._listeners: list[Callable[[], None]] = []
+
+    def add_listener(self, callback: Callable[[], None]) -> None:
+        """Called (from informer threads) whenever the pod cache changes or its health does."""
+        self._listeners.append(callback)
+
+    def _changed(self) -> None:
+        for callback in list(self._listeners):
+            callback()
+
+    def sync_state(self) -> tuple[tuple[int, ...], bool, str | None]:
+        """(generation key, synced and healthy, error) without waiting: what the live state is built on."""
+        self._client()
+        synced = all(i.synced.is_set() and i.healthy for i in self._informers)
+        errors = [i.error for i in self._informers if i.synced.is_set() and not i.healthy]
+        return tuple(i.generation for i in self._informers), synced, errors[0] if errors else None
 
     def _client(self) -> client.ApiClient:
         # Built lazily and informers started lazily: gunicorn forks workers after import, threads must start after.
@@ -432,7 +455,7 @@ class KubernetesBackend:
                 self._api = _api_client(self._settings)
                 core = client.CoreV1Api(self._api)
                 scopes: list[str | None] = list(self._settings.k8s_namespaces) or [None]
-                self._informers = [PodInformer(core, ns, self._settings.engine_timeout) for ns in scopes]
+                self._informers = [PodInformer(core, ns, self._settings.engine_timeout, self._changed) for ns in scopes]
                 for informer in self._informers:
                     informer.start()
             return self._api

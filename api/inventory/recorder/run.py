@@ -23,7 +23,6 @@ from ..service import InventoryService
 from .loop import Recorder
 
 log = logging.getLogger("inventory.recorder")
-INSPECT_TTL = 1.0  # restarts show up through a fresh inspect (started_at) within this + one interval
 
 
 def _migrate(rec: RecorderSettings, stop: Recorder) -> None:
@@ -50,9 +49,9 @@ def main() -> int:
         print(f"inventory-recorder: invalid configuration: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
-    settings = dataclasses.replace(
-        settings, cache_ttl=0.0, inspect_cache_ttl=min(settings.inspect_cache_ttl, INSPECT_TTL)
-    )
+    # The live state re-inspects a container on each of its lifecycle events (a restart shows up
+    # through started_at); CACHE_TTL only matters for backends without an event stream.
+    settings = dataclasses.replace(settings, cache_ttl=0.0)
     service = InventoryService(make_backend(settings), settings)
     engine = db.make_engine(rec.database_url)
     sink = WebhookSink(rec) if rec.webhook_url else None

@@ -1,0 +1,71 @@
+"""ETags and 304s for the listing and posture answers.
+
+An ETag is a hash of what the answer says (everything but the echoed ``client_ip``), so it is the same in every
+gunicorn worker and every replica that holds the same inventory, and it changes exactly when the inventory
+behind the answer changes. It is weak (``W/``): two clients get the same tag for bodies that differ only in
+their own address. The listing's rendered items and tag are kept per (state version, query): a repeated
+listing costs neither the dict conversion nor the hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from flask import Response, request
+
+from .backends.base import Container
+
+
+def content_etag(content: Any) -> str:
+    raw = json.dumps(content, separators=(",", ":"), sort_keys=True, default=str).encode()
+    return hashlib.sha256(raw).hexdigest()[:32]
+
+
+def not_modified(etag: str) -> bool:
+    """True when the request's If-None-Match names this (weak) tag or ``*``."""
+    return request.if_none_match.contains_weak(etag) or request.if_none_match.star_tag
+
+
+def conditional(etag: str, build: Callable[[], Response], headers: Callable[[Response], Response]) -> Response:
+    """304 (with the same caching headers and ETag) when the client has this answer, else the full answer."""
+    if not_modified(etag):
+        resp = headers(Response(status=304))
+    else:
+        resp = headers(build())
+    resp.set_etag(etag, weak=True)
+    return resp
+
+
+class RenderedPages:
+    """The listing's item dicts and ETag per (state version, query); holds the current version's pages only."""
+
+    def __init__(self, max_entries: int = 256) -> None:
+        self._lock = threading.Lock()
+        self._version: Hashable = None
+        self._pages: OrderedDict[Hashable, tuple[list[dict[str, Any]], str]] = OrderedDict()
+        self._max = max_entries
+
+    def get(
+        self, version: Hashable, query: Hashable, items: list[Container], meta: dict[str, Any]
+    ) -> tuple[list[dict[str, Any]], str]:
+        with self._lock:
+            if version != self._version:
+                self._pages.clear()
+                self._version = version
+            found = self._pages.get(query)
+            if found is not None:
+                self._pages.move_to_end(query)
+                return found
+        dicts = [c.to_dict() for c in items]
+        rendered = (dicts, content_etag({"items": dicts, **meta}))
+        with self._lock:
+            if version == self._version:
+                self._pages[query] = rendered
+                if len(self._pages) > self._max:
+                    self._pages.popitem(last=False)
+        return rendered

@@ -1,0 +1,259 @@
+"""The live state: event-driven updates, resync after a broken stream, readiness, change waits.
+
+The engine is stubbed at the backend boundary (recorded list/inspect answers plus an event queue);
+tests/integration/test_live.py runs the same code against the real engine through the socket proxy.
+"""
+
+from __future__ import annotations
+
+import queue
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from conftest import RecordedBackend, make_app
+from inventory.backends.base import BackendUnavailable, Container, ContainerEvent
+from inventory.backends.docker import container_from_list_entry, stable_status
+from inventory.backends.docker_events import StreamIdle, event_from_json
+from inventory.config import load_settings
+from inventory.live import DockerLiveState, PolledLiveState, make_live_state
+from inventory.service import InventoryService
+
+BREAK = object()
+
+
+class EventBackend(RecordedBackend):
+    """RecordedBackend plus an engine event stream fed from a queue (BREAK ends it like a proxy restart)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.events_q: queue.Queue[Any] = queue.Queue()
+        self.streams = 0
+        self.refuse_streams = False
+
+    def get_container(self, container_id: str) -> Container | None:
+        self._count("list_one")
+        found = [container_from_list_entry(i) for i in self.listing if i["Id"] == container_id]
+        return found[0] if found else None
+
+    def events(self, since: float, idle_timeout: float) -> Iterator[ContainerEvent]:
+        if self.refuse_streams or self.down:
+            raise BackendUnavailable("docker event stream unreachable: ConnectionError")
+        self.streams += 1
+
+        def gen() -> Iterator[ContainerEvent]:
+            while True:
+                try:
+                    item = self.events_q.get(timeout=idle_timeout)
+                except queue.Empty:
+                    raise StreamIdle() from None
+                if item is BREAK:
+                    raise BackendUnavailable("docker event stream closed by the engine")
+                yield item
+
+        return gen()
+
+    def close_events(self) -> None:
+        self.events_q.put(BREAK)
+
+    def _count(self, op: str) -> None:
+        self.calls.setdefault(op, 0)
+        super()._count(op)
+
+
+def _wait(predicate: Any, timeout: float = 3.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.01)
+
+
+@pytest.fixture()
+def events_backend() -> Iterator[EventBackend]:
+    yield EventBackend()
+
+
+@pytest.fixture()
+def live(events_backend: EventBackend) -> Iterator[DockerLiveState]:
+    state = make_live_state(events_backend, load_settings({"LIVE_RESYNC_INTERVAL": "30"}))
+    assert isinstance(state, DockerLiveState)
+    state.start()
+    _wait(lambda: state.snapshot().synced)
+    yield state
+    state.stop()
+
+
+def _new_entry(backend: RecordedBackend, cid: str, name: str, state: str = "running") -> dict[str, Any]:
+    entry = dict(backend.listing[0], Id=cid, Names=[f"/{name}"], State=state, Status="Up 2 seconds")
+    backend.listing.append(entry)
+    return entry
+
+
+def test_initial_sync_lists_once_and_inspects_everything(live: DockerLiveState, events_backend: EventBackend) -> None:
+    snap = live.snapshot()
+    assert snap.synced and snap.error is None and snap.last_sync
+    assert [c.id for c in snap.containers] == sorted(i["Id"] for i in events_backend.listing)
+    assert set(snap.details) == set(snap.by_id) and events_backend.calls["list"] == 1
+    assert events_backend.calls["inspect"] == len(events_backend.listing)
+
+
+def test_events_update_the_state_without_a_full_list(live: DockerLiveState, events_backend: EventBackend) -> None:
+    before = live.snapshot().version
+    cid = "c" * 64
+    entry = _new_entry(events_backend, cid, "fresh")
+    events_backend.events_q.put(ContainerEvent(cid, "start"))
+    assert live.wait_for_change(before, 3) > before
+    assert live.snapshot().by_id[cid].name == "fresh" and cid in live.snapshot().details
+    entry["Names"] = ["/renamed"]
+    v = live.snapshot().version
+    events_backend.events_q.put(ContainerEvent(cid, "rename"))
+    live.wait_for_change(v, 3)
+    assert live.snapshot().by_id[cid].name == "renamed"
+    events_backend.listing.remove(entry)
+    v = live.snapshot().version
+    events_backend.events_q.put(ContainerEvent(cid, "destroy"))
+    live.wait_for_change(v, 3)
+    assert cid not in live.snapshot().by_id and cid not in live.snapshot().details
+    assert events_backend.calls["list"] == 1  # no full list per event, only the per-container reads
+
+
+def test_an_event_that_changes_nothing_keeps_the_version(live: DockerLiveState, events_backend: EventBackend) -> None:
+    before = live.snapshot().version
+    events_backend.events_q.put(ContainerEvent(events_backend.listing[0]["Id"], "health_status"))
+    assert live.wait_for_change(before, 0.5) == before
+
+
+def test_broken_stream_marks_unsynced_and_the_resync_catches_up(
+    live: DockerLiveState, events_backend: EventBackend
+) -> None:
+    events_backend.refuse_streams = True
+    events_backend.events_q.put(BREAK)  # the socket proxy restarts
+    _wait(lambda: not live.snapshot().synced)
+    assert "closed" in (live.snapshot().error or "") or "unreachable" in (live.snapshot().error or "")
+    # Meanwhile a container appears and another one goes, with no event the state could see.
+    _new_entry(events_backend, "d" * 64, "while-away")
+    gone = events_backend.listing.pop(0)["Id"]
+    events_backend.refuse_streams = False
+    _wait(lambda: live.snapshot().synced)
+    snap = live.snapshot()
+    assert "d" * 64 in snap.by_id and gone not in snap.by_id and events_backend.streams >= 2
+
+
+def test_service_answers_from_the_state_and_503s_while_unsynced(events_backend: EventBackend) -> None:
+    app = make_app(events_backend, ENGINE_TIMEOUT="0.5")
+    client = app.test_client()
+    assert client.get("/readyz").status_code == 200  # waits for the first sync
+    calls = dict(events_backend.calls)
+    for _ in range(20):
+        assert client.get("/api/containers?all=true").status_code == 200
+        assert client.get("/api/posture").status_code == 200
+    assert events_backend.calls == calls  # no engine call per request
+    events_backend.refuse_streams = True
+    events_backend.events_q.put(BREAK)
+    _wait(lambda: client.get("/readyz").status_code == 503)
+    assert client.get("/api/containers").status_code == 503
+    events_backend.refuse_streams = False
+    _wait(lambda: client.get("/readyz").status_code == 200)
+    app.extensions["inventory"].live.stop()
+
+
+def test_periodic_resync_lists_again(events_backend: EventBackend) -> None:
+    state = DockerLiveState(events_backend, load_settings({"LIVE_RESYNC_INTERVAL": "1"}))
+    state.start()
+    try:
+        _wait(lambda: state.snapshot().synced)
+        _wait(lambda: events_backend.calls["list"] >= 2, timeout=4)  # idle stream -> reconnect + resync
+        assert state.snapshot().synced and events_backend.calls["inspect"] == len(events_backend.listing)
+    finally:
+        state.stop()
+
+
+def test_polled_state_for_backends_without_events(backend: RecordedBackend) -> None:
+    state = make_live_state(backend, load_settings({"CACHE_TTL": "0"}))
+    assert isinstance(state, PolledLiveState)
+    first = state.snapshot()
+    assert first.synced and len(first.containers) == 3
+    assert state.snapshot().version == first.version  # same content, same version
+    backend.listing.pop()
+    assert state.wait_for_change(first.version, 1) == first.version + 1
+    backend.down = True
+    assert not state.snapshot().synced and "unreachable" in (state.snapshot().error or "")
+
+
+def test_service_waits_for_the_first_sync_only(events_backend: EventBackend) -> None:
+    events_backend.delay = 0.2
+    svc = InventoryService(events_backend, load_settings({"ENGINE_TIMEOUT": "1.5"}))
+    assert len(svc.containers(include_stopped=True)) == 3  # waited for the first sync
+    svc.live.stop()
+
+
+def test_event_parsing_keeps_lifecycle_only() -> None:
+    cid = "a" * 64
+    assert event_from_json(f'{{"Type":"container","Action":"start","Actor":{{"ID":"{cid}"}}}}') == ContainerEvent(
+        cid, "start"
+    )
+    health = event_from_json(f'{{"Type":"container","Action":"health_status: healthy","Actor":{{"ID":"{cid}"}}}}')
+    assert health == ContainerEvent(cid, "health_status")
+    for line in (
+        f'{{"Type":"container","Action":"exec_create: sh -c secret","Actor":{{"ID":"{cid}"}}}}',
+        f'{{"Type":"container","Action":"attach","Actor":{{"ID":"{cid}"}}}}',
+        '{"Type":"network","Action":"connect","Actor":{"ID":"n"}}',
+        "not json",
+        '{"Type":"container","Action":"start","Actor":{}}',
+    ):
+        assert event_from_json(line) is None, line
+
+
+@pytest.mark.parametrize(
+    ("raw", "stable"),
+    [
+        ("Up 5 minutes", "Up"),
+        ("Up About an hour (healthy)", "Up (healthy)"),
+        ("Up 2 seconds (health: starting)", "Up (health: starting)"),
+        ("Up 3 days (Paused)", "Up (Paused)"),
+        ("Exited (137) 2 hours ago", "Exited (137)"),
+        ("Restarting (1) Less than a second ago", "Restarting (1)"),
+        ("Created", "Created"),
+    ],
+)
+def test_status_without_relative_time(raw: str, stable: str) -> None:
+    assert stable_status(raw) == stable
+
+
+def test_etag_and_304_follow_the_state(backend: RecordedBackend) -> None:
+    client = make_app(backend).test_client()
+    first = client.get("/api/containers?all=true")
+    etag = first.headers["ETag"]
+    assert first.status_code == 200 and etag.startswith('W/"')
+    again = client.get("/api/containers?all=true", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.data == b""
+    assert again.headers["ETag"] == etag and again.headers["Cache-Control"] == first.headers["Cache-Control"]
+    other_query = client.get("/api/containers", headers={"If-None-Match": etag})
+    assert other_query.status_code == 200 and other_query.headers["ETag"] != etag
+    backend.listing.pop()  # the inventory changes: the old tag no longer matches
+    changed = client.get("/api/containers?all=true", headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["ETag"] != etag and changed.get_json()["total"] == 2
+
+
+def test_etag_is_the_same_in_every_worker_and_ignores_the_client_address(backend: RecordedBackend) -> None:
+    one, two = make_app(backend).test_client(), make_app(backend).test_client()
+    a = one.get("/api/posture?all=true", environ_base={"REMOTE_ADDR": "10.0.0.1"})
+    b = two.get("/api/posture?all=true", environ_base={"REMOTE_ADDR": "10.0.0.2"})
+    assert a.headers["ETag"] == b.headers["ETag"] and a.get_json()["client_ip"] != b.get_json()["client_ip"]
+    assert two.get("/api/posture?all=true", headers={"If-None-Match": a.headers["ETag"]}).status_code == 304
+    assert two.get("/api/posture", headers={"If-None-Match": a.headers["ETag"]}).status_code == 200
+
+
+def test_304_needs_auth_first(backend: RecordedBackend, tmp_path: Any) -> None:
+    token = tmp_path / "token"
+    token.write_text("s3cret")
+    client = make_app(backend, API_TOKEN_FILE=str(token)).test_client()
+    ok = client.get("/api/containers", headers={"Authorization": "Bearer s3cret"})
+    assert ok.headers["Cache-Control"] == "private, no-store"
+    anonymous = client.get("/api/containers", headers={"If-None-Match": ok.headers["ETag"]})
+    assert anonymous.status_code == 401
+    authed = client.get(
+        "/api/containers", headers={"Authorization": "Bearer s3cret", "If-None-Match": ok.headers["ETag"]}
+    )
+    assert authed.status_code == 304 and authed.headers["Cache-Control"] == "private, no-store"
