@@ -81,11 +81,11 @@ def test_inventory_over_podman_docker_api(
     app = create_app(load_settings({"DOCKER_HOST": f"unix://{sock}", "CACHE_TTL": "0"}))
     request.addfinalizer(app.extensions["inventory"].live.stop)  # before the podman service goes away
     client = app.test_client()
-    deadline = time.monotonic() + 15  # ready = the live state's first sync (list + inspect over podman) is done
+    deadline = time.monotonic() + 30  # ready = the live state's first sync (list + inspect over podman) is done
     while client.get("/readyz").status_code != 200 and time.monotonic() < deadline:
         time.sleep(0.2)
     ready = client.get("/readyz").get_json()
-    assert ready["status"] == "ready" and ready["backend"]["version"]
+    assert ready["status"] == "ready" and ready["backend"]["version"], ready
     listing = client.get("/api/containers?all=true&label=tier=podman").get_json()
     assert [c["name"] for c in listing["items"]] == [name]
     detail = client.get(f"/api/containers/{name}")
