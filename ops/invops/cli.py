@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -70,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     root.add_argument("--version", action="version", version=f"invops {__version__}")
     areas = root.add_subparsers(
-        dest="area", required=True, metavar="{etcd,volume,image,config,rollback,deploy}", parser_class=Parser
+        dest="area", required=True, metavar="{etcd,volume,image,config,history,rollback,deploy}", parser_class=Parser
     )
 
     etcd = _sub(areas, "etcd", "etcd snapshots (TLS client certs)").add_subparsers(
@@ -126,6 +127,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("backup", type=Path)
     p.add_argument("--identity", "-i", type=Path, required=True, help="age identity (private key) file")
     p.add_argument("--namespace", "-n")
+
+    hist = _sub(areas, "history", "the history database (SQLite or PostgreSQL; DATABASE_URL)").add_subparsers(
+        dest="action", required=True, parser_class=Parser
+    )
+    url_help = "database URL (default: $DATABASE_URL); the password is never printed"
+    p = _sub(hist, "backup", "consistent copy + manifest (checksum, per-table row counts)", dry_run=True)
+    p.add_argument("--database-url", default=os.environ.get("DATABASE_URL"), help=url_help)
+    p.add_argument("--out", type=Path, required=True, help="backup root directory")
+    p = _sub(hist, "verify", "verify a history backup (checksum, integrity, row counts)")
+    p.add_argument("backup", type=Path)
+    p = _sub(hist, "restore", "verify, restore into an empty database, compare row counts", dry_run=True)
+    p.add_argument("backup", type=Path)
+    p.add_argument("--database-url", default=os.environ.get("DATABASE_URL"), help=url_help)
+    p.add_argument("--replace", action="store_true", help="overwrite a database that already holds data")
 
     rb = _sub(areas, "rollback", "roll back a release or a compose service").add_subparsers(
         dest="action", required=True, parser_class=Parser
@@ -210,6 +225,17 @@ def dispatch(args: argparse.Namespace) -> int:
                 config.export(args.namespace, args.release, args.out, args.recipient, runner, args.from_json)
             else:
                 config.restore(args.backup, args.identity, args.namespace, runner)
+        case ("history", action):
+            from invops import history
+
+            if action == "verify":
+                history.verify(args.backup)
+            elif not args.database_url:
+                raise UsageError("set --database-url or DATABASE_URL")
+            elif action == "backup":
+                history.backup(args.database_url, args.out, runner)
+            else:
+                history.restore(args.backup, args.database_url, args.replace, runner)
         case ("rollback", "k8s"):
             from invops import k8s_rollback
 
