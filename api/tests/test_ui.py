@@ -178,3 +178,22 @@ def test_line_chart_geometry() -> None:
     assert high.points[-1].y == 10 and high.points[0].y == chart.height - chart.bottom
     assert high.path.startswith("M40.0,") and " L" in high.path
     assert line_chart("One point", {"HIGH": [(t0, 1)]}) is None
+
+
+def test_waivers_are_shown_with_owner_reason_and_expiry(insecure_running: RecordedBackend) -> None:
+    from datetime import date, timedelta
+
+    from inventory.posture import Target, Waiver
+
+    app = make_app(insecure_running)
+    expires = date.today() + timedelta(days=30)
+    waiver = Waiver("run-as-root", Target(name="legacy-db"), "vendor image, tracked in OPS-12", "db-team", expires)
+    app.extensions["inventory"].waivers = [waiver]
+    client = app.test_client()
+    page = text(client.get("/ui/containers/legacy-db"))
+    assert "waived)" in page or "1 waived" in page
+    assert f'waived until <time datetime="{expires.isoformat()}">' in page
+    assert "by db-team (file): vendor image, tracked in OPS-12" in page
+    posture = text(client.get("/ui/posture"))
+    row = posture.split('id="rule-run-as-root"')[1].split("</tr>")[0]
+    assert "<td>0</td>\n    <td>1</td>" in row  # open 0, waived 1
