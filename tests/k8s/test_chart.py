@@ -459,6 +459,9 @@ def test_notes_tell_how_to_reach_the_api():
     ).stdout
     assert "port-forward svc/inv-container-inventory-nginx-proxy 8080:80" in out
     assert "helm test inv -n container-inventory" in out
+    # a cluster without the operators: the notes say what was left out and what happens instead
+    assert "keda.sh/v1alpha1/ScaledObject (the API scales with a plain CPU HPA instead)" in out
+    assert "monitoring.coreos.com/v1/PrometheusRule" in out
 
 
 class _StrictLoader(yaml.SafeLoader):
