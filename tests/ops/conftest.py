@@ -16,10 +16,15 @@ from tests.support.stack import free_port  # noqa: F401  (re-exported for the su
 ROOT = Path(__file__).resolve().parents[2]
 
 
+# Every invops command this session ran, with its exit code: test_zz_runbook_exercised.py checks that each command
+# the runbooks show was really run (same command, same options, exit 0) by some test of the session.
+INVOPS_CALLS: list[tuple[list[str], int]] = []
+
+
 def invops(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """Run `python -m invops` exactly as people and Jenkins do (a new process, real exit code)."""
     full_env = {**os.environ, "PYTHONPATH": str(ROOT / "ops"), **(env or {})}
-    return subprocess.run(
+    res = subprocess.run(
         [sys.executable, "-m", "invops", *args],
         capture_output=True,
         text=True,
@@ -27,6 +32,8 @@ def invops(*args: str, env: dict[str, str] | None = None, timeout: float = 300) 
         timeout=timeout,
         check=False,
     )
+    INVOPS_CALLS.append((list(args), res.returncode))
+    return res
 
 
 @pytest.fixture
@@ -37,13 +44,15 @@ def uid() -> str:
 @pytest.fixture(scope="session")
 def docker_client():
     docker = pytest.importorskip("docker", reason="docker SDK not installed")
+    # CI (CI=true) has a Docker engine: there, a missing one is a failure, never a silent skip.
+    give_up = pytest.fail if os.environ.get("CI") == "true" else pytest.skip
     if not shutil.which("docker") and not Path("/var/run/docker.sock").exists():
-        pytest.skip(reason="no Docker engine on this machine")
+        give_up(reason="no Docker engine on this machine")
     client = docker.from_env()
     try:
         client.ping()
     except Exception as exc:  # noqa: BLE001
-        pytest.skip(reason=f"Docker engine not reachable: {exc}")
+        give_up(reason=f"Docker engine not reachable: {exc}")
     return client
 
 

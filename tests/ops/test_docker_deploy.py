@@ -176,6 +176,11 @@ def test_manual_rollback_to_previous_healthy(app, docker_client):
         assert resp.read().decode().strip() == "v1"
     running = docker_client.containers.list(filters={"label": f"com.docker.compose.project={app['project']}"})
     assert [c.attrs["Config"]["Image"] for c in running] == [app["images"]["v1"]]
+    # the runbook's explicit form: roll "back" to a named image (--to), here forward to v1b again
+    res = invops(*rollback, "--to", app["images"]["v1b"], "--health-timeout", str(HEALTH_TIMEOUT))
+    assert res.returncode == 0, res.stderr
+    with urllib.request.urlopen(f"http://127.0.0.1:{app['port']}/", timeout=2) as resp:
+        assert resp.read().decode().strip() == "v1b"
 
 
 def test_missing_image_is_refused_before_touching_the_service(app):

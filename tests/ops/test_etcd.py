@@ -165,25 +165,25 @@ KEYS = {f"/inventory/config/{i}": f"value-{i}-{'x' * i}" for i in range(20)}
 
 
 def test_plain_connection_is_refused_without_client_cert(etcd):
-    """Proves TLS client auth is really on, so the snapshot below really used the client cert."""
-    proc = subprocess.run(
-        [
-            "etcdctl",
-            "--endpoints",
-            etcd.url,
-            "--cacert",
-            str(etcd.pki / "ca.crt"),
-            "--dial-timeout=2s",
-            "--command-timeout=3s",
-            "get",
-            "/x",
-        ],
+    """Proves TLS client auth is really on, so the snapshot below really used the client cert. Any failure would not
+    do (a wrong flag, a dead server, a timeout fail too): the same request with the client cert must succeed, and the
+    server must say it rejected the connection for the missing certificate."""
+    base = ["etcdctl", "--endpoints", etcd.url, "--cacert", str(etcd.pki / "ca.crt"), "--dial-timeout=2s"]
+    env = {**os.environ, "ETCDCTL_API": "3"}
+    with_cert = subprocess.run(
+        [*base, "--cert", str(etcd.pki / "client.crt"), "--key", str(etcd.pki / "client.key"), "get", "/x"],
         capture_output=True,
         text=True,
         check=False,
-        env={**os.environ, "ETCDCTL_API": "3"},
+        env=env,
+    )
+    assert with_cert.returncode == 0, with_cert.stderr  # the control: same server, same CA, same command
+    proc = subprocess.run(
+        [*base, "--command-timeout=3s", "get", "/x"], capture_output=True, text=True, check=False, env=env
     )
     assert proc.returncode != 0
+    etcd_log = (etcd.data_dir.parent / f"{etcd.data_dir.name}.log").read_text(errors="replace")
+    assert "client didn't provide a certificate" in etcd_log, etcd_log[-2000:]
 
 
 def test_snapshot_wipe_restore_read_back(etcd, tmp_path):

@@ -100,6 +100,12 @@ def test_volume_backup_remove_restore_identical(docker_client, base_image, volum
     assert res.returncode == 2 and "not empty" in res.stderr
     assert _run(docker_client, base_image, name, SNAPSHOT, f"{uid}-snap3") == before
 
+    # the runbook's form: restore into a NEW volume next to the original (--to)
+    copy = volume("-restored")
+    res = invops("volume", "restore", str(backup), "--to", copy)
+    assert res.returncode == 0, res.stderr
+    assert _run(docker_client, base_image, copy, SNAPSHOT, f"{uid}-snap4") == before
+
 
 def test_volume_corrupted_backup_refused_nothing_created(docker_client, base_image, volume, tmp_path, uid):
     name = volume()
@@ -155,6 +161,10 @@ def test_image_save_remove_load_digest(docker_client, test_image, tmp_path):
     assert doc["images"][0]["id"] == image_id and doc["images"][0]["ref"] == ref
 
     docker_client.images.remove(image_id, force=True)
+    assert not docker_client.images.list(name=ref.split(":")[0])
+    # the runbook runs --dry-run first: it verifies and loads nothing
+    dry = invops("image", "load", str(backup), "--dry-run")
+    assert dry.returncode == 0, dry.stderr
     assert not docker_client.images.list(name=ref.split(":")[0])
     res = invops("image", "load", str(backup))
     assert res.returncode == 0, res.stderr
