@@ -53,7 +53,7 @@ help: ## list targets
 venv: $(VENV)/.stamp ## create the tool venv (.venv) from the hash-locked requirements
 $(VENV)/.stamp: tools/requirements-dev.txt
 	@echo "==> tool venv: $(VENV)"
-	@python3 -m venv $(VENV)
+	@[ -x $(VENV)/bin/python ] || python3 -m venv $(VENV)
 	@$(PY) -m pip install -q --require-hashes -r tools/requirements-dev.txt
 	@touch $@
 

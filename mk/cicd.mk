@@ -36,7 +36,7 @@ EXPECT_TAG       ?=
 scan-venv: $(SCAN_VENV)/.stamp ## scanner venv (.venv-scan: trivy, checkov) from tools/requirements-scan.txt
 $(SCAN_VENV)/.stamp: tools/requirements-scan.txt
 	@echo "==> scanner venv: $(SCAN_VENV) (trivy, checkov; hash-locked)"
-	@python3 -m venv $(SCAN_VENV)
+	@[ -x $(SCAN_VENV)/bin/python ] || python3 -m venv $(SCAN_VENV)
 	@$(SCAN_VENV)/bin/python -m pip install -q --require-hashes -r tools/requirements-scan.txt
 	@touch $@
 

