@@ -34,6 +34,8 @@ PROCEDURES = [
     "A failed scan in the pipeline",
     "Node or cluster loss",
 ]
+
+
 def sections(text: str, level: str = "###") -> dict[str, str]:
     parts = re.split(rf"^{level} (.+)$", text, flags=re.M)
     return {parts[i].strip(): parts[i + 1] for i in range(1, len(parts), 2)}
