@@ -80,11 +80,16 @@ class Mount:
     destination: str
     read_only: bool
     docker_socket: bool = False
+    propagation: str = ""  # "", private, rprivate, shared, rshared, slave, rslave (Kubernetes Bidirectional = rshared)
 
 
 @dataclass
 class Security:
-    """Security-relevant settings. Never holds environment, command line or file contents."""
+    """Security-relevant settings. Never holds environment, command line or file contents.
+
+    The fields after ``image_mutable_tag`` came with the posture catalog v2; each has a default meaning
+    "not set / not applicable" so a backend fills in only what its engine can tell.
+    """
 
     user: str
     privileged: bool
@@ -101,6 +106,25 @@ class Security:
     healthcheck: bool
     image_pinned_by_digest: bool
     image_mutable_tag: bool
+    host_uts: bool = False
+    host_userns: bool = False
+    host_process: bool = False
+    run_as_non_root: bool | None = None  # Kubernetes: effective runAsNonRoot; None where it does not exist
+    host_ports: list[Port] = field(default_factory=list)  # published / hostPort bindings
+    devices: list[str] = field(default_factory=list)  # host device paths
+    seccomp: str = "default"  # default | runtime-default | localhost | unconfined | unset
+    apparmor: str = ""  # profile name as the engine reports it; "unconfined" matters
+    selinux_disabled: bool = False
+    selinux_options: dict[str, str] = field(default_factory=dict)  # user, role, type, level
+    proc_mount_unmasked: bool = False
+    sysctls: list[str] = field(default_factory=list)  # names only, never values
+    pod_volume_types: list[str] = field(default_factory=list)  # Kubernetes pod volume types
+    cpu_shares: int | None = None
+    pids_limit: int | None = None
+    restart_policy: str = ""
+    restart_max_retries: int = 0
+    cgroup_parent: str = ""
+    network_mode: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -137,10 +161,16 @@ class Backend(Protocol):
 MUTABLE_TAGS = ("latest",)
 
 
+def capability(name: str) -> str:
+    """Docker accepts ``CAP_NET_ADMIN`` and ``net_admin``; compare the canonical ``NET_ADMIN``."""
+    name = name.strip().upper()
+    return name[4:] if name.startswith("CAP_") else name
+
+
 def image_reference_flags(reference: str) -> tuple[bool, bool]:
     """Return (pinned_by_digest, mutable_tag) for an image reference as the user wrote it."""
-    if "@sha256:" in reference:
-        return True, False
+    if "@sha256:" in reference or reference.startswith("sha256:"):
+        return True, False  # by digest, or by local content-addressed image id
     last = reference.rsplit("/", 1)[-1]
     if ":" not in last:
         return False, True  # untagged means :latest

@@ -33,6 +33,7 @@ from .base import (
     NotFound,
     Port,
     Security,
+    capability,
     image_reference_flags,
     is_docker_socket,
 )
@@ -105,6 +106,51 @@ def container_from_list_entry(raw: dict[str, Any]) -> Container:
     )
 
 
+def _security_opts(opts: list[str]) -> dict[str, list[str]]:
+    """``["seccomp=unconfined", "label:type:x", "no-new-privileges"]`` -> {key: [values]} (both separators)."""
+    parsed: dict[str, list[str]] = {}
+    for opt in opts:
+        sep = min((i for i in (opt.find("="), opt.find(":")) if i >= 0), default=-1)
+        key, value = (opt[:sep], opt[sep + 1 :]) if sep >= 0 else (opt, "")
+        parsed.setdefault(key.strip().lower(), []).append(value.strip())
+    return parsed
+
+
+def _seccomp(opts: dict[str, list[str]]) -> str:
+    values = opts.get("seccomp") or []
+    if not values:
+        return "default"  # the engine's default profile applies
+    return "unconfined" if "unconfined" in values else "localhost"
+
+
+def _selinux(opts: dict[str, list[str]]) -> tuple[bool, dict[str, str]]:
+    disabled, options = False, {}
+    for value in opts.get("label") or []:
+        if value == "disable":
+            disabled = True
+        elif ":" in value:
+            key, _, setting = value.partition(":")
+            options[key] = setting
+    return disabled, options
+
+
+def _host_ports(bindings: dict[str, Any] | None) -> list[Port]:
+    ports = []
+    for key, entries in sorted((bindings or {}).items()):
+        private, _, proto = key.partition("/")
+        for entry in entries or []:
+            host_port = str(entry.get("HostPort") or "")
+            ports.append(
+                Port(
+                    private_port=int(private),
+                    protocol=proto or "tcp",
+                    public_port=int(host_port.split("-")[0]) if host_port else None,  # "" = ephemeral
+                    ip=entry.get("HostIp") or "",
+                )
+            )
+    return ports
+
+
 def detail_from_inspect(raw: dict[str, Any]) -> ContainerDetail:
     """Normalise ``GET /containers/{id}/json`` into the container and its security settings."""
     config = raw.get("Config") or {}
@@ -121,6 +167,7 @@ def detail_from_inspect(raw: dict[str, Any]) -> ContainerDetail:
             destination=m.get("Destination", ""),
             read_only=not m.get("RW", True),
             docker_socket=is_docker_socket(m.get("Source", "")) or is_docker_socket(m.get("Destination", "")),
+            propagation=m.get("Propagation") or "",
         )
         for m in raw.get("Mounts") or []
     ]
@@ -130,6 +177,10 @@ def detail_from_inspect(raw: dict[str, Any]) -> ContainerDetail:
     quota, period = host.get("CpuQuota") or 0, host.get("CpuPeriod") or 100000
     cpu_limit = nano_cpus / 1e9 if nano_cpus else (quota / period if quota > 0 else None)
     security_opt = host.get("SecurityOpt") or []
+    opts = _security_opts(security_opt)
+    selinux_disabled, selinux_options = _selinux(opts)
+    apparmor = raw.get("AppArmorProfile") or ((opts.get("apparmor") or [""])[-1])
+    restart = host.get("RestartPolicy") or {}
     container = Container(
         id=raw["Id"],
         names=[raw.get("Name", "").lstrip("/")],
@@ -147,8 +198,8 @@ def detail_from_inspect(raw: dict[str, Any]) -> ContainerDetail:
         user=config.get("User") or "",
         privileged=bool(host.get("Privileged")),
         read_only_rootfs=bool(host.get("ReadonlyRootfs")),
-        cap_add=sorted(host.get("CapAdd") or []),
-        cap_drop=sorted(host.get("CapDrop") or []),
+        cap_add=sorted(capability(c) for c in host.get("CapAdd") or []),
+        cap_drop=sorted(capability(c) for c in host.get("CapDrop") or []),
         no_new_privileges=any(
             opt.startswith("no-new-privileges") and not opt.endswith("false") for opt in security_opt
         ),
@@ -161,6 +212,22 @@ def detail_from_inspect(raw: dict[str, Any]) -> ContainerDetail:
         healthcheck=has_healthcheck,
         image_pinned_by_digest=pinned,
         image_mutable_tag=mutable,
+        host_uts=host.get("UTSMode") == "host",
+        host_userns=host.get("UsernsMode") == "host",
+        host_ports=_host_ports(host.get("PortBindings")),
+        devices=sorted(d.get("PathOnHost", "") for d in host.get("Devices") or []),
+        seccomp=_seccomp(opts),
+        apparmor=apparmor,
+        selinux_disabled=selinux_disabled,
+        selinux_options=selinux_options,
+        proc_mount_unmasked="unconfined" in (opts.get("systempaths") or []),
+        sysctls=sorted(host.get("Sysctls") or {}),
+        cpu_shares=host.get("CpuShares") or None,
+        pids_limit=host.get("PidsLimit") or None,
+        restart_policy=restart.get("Name") or "",
+        restart_max_retries=int(restart.get("MaximumRetryCount") or 0),
+        cgroup_parent=host.get("CgroupParent") or "",
+        network_mode=host.get("NetworkMode") or "",
     )
     return ContainerDetail(container=container, security=security)
 

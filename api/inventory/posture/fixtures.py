@@ -1,0 +1,91 @@
+"""Build the catalog's fixtures: baseline + one deviation, as a pod (Kubernetes) or `docker create` args.
+
+Used by the unit tests, the real-container integration test, the admission parity test and the docs.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from .catalog import Catalog, catalog
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch (null deletes, objects merge, everything else replaces)."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    result = copy.deepcopy(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+def pod(deviation: dict[str, Any] | None = None, cat: Catalog | None = None, name: str = "fixture") -> dict[str, Any]:
+    """The hardened baseline pod with ``deviation`` applied (keys ``pod`` and ``container``)."""
+    cat = cat or catalog()
+    doc = copy.deepcopy(cat.baselines["kubernetes"])
+    deviation = deviation or {}
+    doc = merge_patch(doc, deviation.get("pod") or {})
+    doc["metadata"]["name"] = name
+    doc["metadata"]["uid"] = f"uid-{name}"
+    containers = doc["spec"]["containers"]
+    containers[0] = merge_patch(containers[0], deviation.get("container") or {})
+    return doc
+
+
+def pod_cases(cat: Catalog | None = None) -> list[tuple[str, str, dict[str, Any], set[str]]]:
+    """(case id, rule, pod, expected violated rule ids) for the baseline and every kubernetes fixture."""
+    cat = cat or catalog()
+    cases: list[tuple[str, str, dict[str, Any], set[str]]] = [("baseline", "", pod(None, cat, "baseline"), set())]
+    for rule in cat.rules:
+        fx = rule.fixtures.get("kubernetes")
+        if not fx:
+            continue
+        cases.append((f"{rule.id}-fail", rule.id, pod(fx["fail"], cat, f"{rule.id}-fail"), {rule.id, *fx.get("also", [])}))
+        if fx.get("pass"):
+            cases.append((f"{rule.id}-pass", rule.id, pod(fx["pass"], cat, f"{rule.id}-pass"), set()))
+    return cases
+
+
+def docker_options(deviation: dict[str, Any] | None = None, cat: Catalog | None = None) -> dict[str, Any]:
+    """Baseline `docker create` options with ``deviation`` applied (None removes an option)."""
+    cat = cat or catalog()
+    options = dict(cat.baselines["docker"])
+    for key, value in (deviation or {}).items():
+        if value is None:
+            options.pop(key, None)
+        else:
+            options[key] = value
+    return options
+
+
+def docker_args(options: dict[str, Any], values: dict[str, str]) -> tuple[list[str], str]:
+    """(`docker create` option args, image) with {placeholders} filled from ``values``."""
+    args: list[str] = []
+    for key, value in options.items():
+        if key == "image":
+            continue
+        if value is True:
+            args.append(key)
+            continue
+        for item in value if isinstance(value, list) else [value]:
+            args += [key, str(item).format(**values)]
+    return args, str(options["image"]).format(**values)
+
+
+def docker_cases(cat: Catalog | None = None) -> list[tuple[str, str, dict[str, Any], set[str]]]:
+    """(case id, rule, docker options, expected violated rule ids) for the baseline and every docker fixture."""
+    cat = cat or catalog()
+    cases: list[tuple[str, str, dict[str, Any], set[str]]] = [("baseline", "", docker_options(None, cat), set())]
+    for rule in cat.rules:
+        fx = rule.fixtures.get("docker")
+        if not fx:
+            continue
+        cases.append((f"{rule.id}-fail", rule.id, docker_options(fx["fail"], cat), {rule.id, *fx.get("also", [])}))
+        if fx.get("pass"):
+            cases.append((f"{rule.id}-pass", rule.id, docker_options(fx["pass"], cat), set()))
+    return cases
