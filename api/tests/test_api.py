@@ -9,9 +9,9 @@ from typing import Any
 
 import jsonschema
 import pytest
-from inventory.posture import RULES
 from conftest import RecordedBackend, make_app
 from inventory.openapi import spec
+from inventory.posture import RULES
 
 SPEC = spec("test")
 

@@ -25,7 +25,7 @@ spec.loader.exec_module(generate)
 
 SOURCE = generate.load()
 RULE_IDS = [r["id"] for r in SOURCE["rules"]]
-EXTRA_IDS = {"host-ipc", "allowed-registry"}  # admission-only rules with no posture counterpart
+EXTRA_IDS = {"allowed-registry"}  # the install envelope's own rule (rules.yaml), no posture counterpart
 POLICY = load_policy()
 
 
@@ -36,8 +36,9 @@ def _posture_ids() -> set[str]:
 
 
 def violations(pod: dict[str, Any]) -> set[str]:
-    """Rule ids the pod breaks, by both CEL engines (tests/support/cel.py: they must agree on every fixture)."""
-    return POLICY.violations(pod)
+    """Rule ids that deny the pod, by both CEL engines (tests/support/cel.py: they must agree on every fixture).
+    Audit-only rules (image-not-pinned) are reported, not denied: see test_audit_only_rules_never_deny."""
+    return POLICY.denials(pod)
 
 
 def as_pod(doc: dict[str, Any]) -> dict[str, Any]:
@@ -61,19 +62,25 @@ def test_generated_policies_are_current():
 
 
 def test_rule_ids_reuse_posture_ids():
-    posture = _posture_ids()
-    assert len(posture) == 11
-    assert set(RULE_IDS) - EXTRA_IDS == posture
+    doc = yaml.safe_load((ROOT / "api" / "inventory" / "posture" / "catalog.yaml").read_text())
+    pod_rules = {r["id"] for r in doc["rules"] if "kubernetes" in r["backends"]}
+    assert len(pod_rules) >= 30 and pod_rules <= _posture_ids()
+    assert set(RULE_IDS) - EXTRA_IDS == pod_rules  # every catalog rule for pods is an admission rule
     assert len(RULE_IDS) == len(set(RULE_IDS))
 
 
 def test_both_engines_carry_the_same_expressions():
     docs = {p.name: list(yaml.safe_load_all(p.read_text())) for p in (POLICIES / "generated").glob("*.yaml")}
     source = [r["expression"] for r in SOURCE["rules"]]
+    enforced = [r["expression"] for r in SOURCE["rules"] if r["id"] not in POLICY.audit]
+    audited = [r["expression"] for r in SOURCE["rules"] if r["id"] in POLICY.audit]
     for kyverno in docs["kyverno-clusterpolicy.yaml"]:  # Enforce (deny namespaces) and Audit (warn/audit)
         assert [r["validate"]["cel"]["expressions"][0]["expression"] for r in kyverno["spec"]["rules"]] == source
+        audit_only = {r["name"] for r in kyverno["spec"]["rules"] if r["validate"]["failureAction"] == "Audit"}
+        assert POLICY.audit == {"image-not-pinned"} and POLICY.audit <= audit_only
     vap, *bindings = docs["validating-admission-policy.yaml"]
-    assert [v["expression"] for v in vap["spec"]["validations"]] == source
+    assert [v["expression"] for v in vap["spec"]["validations"]] == enforced
+    assert [a["valueExpression"].split(") ? null")[0][1:] for a in vap["spec"]["auditAnnotations"]] == audited
     assert {b["spec"]["policyName"] for b in bindings} == {vap["metadata"]["name"]}
 
 
@@ -120,25 +127,77 @@ def _image(pod: dict[str, Any], change: Callable[[str], str]) -> None:
     container["image"] = change(container["image"])
 
 
+def _volume(p: dict[str, Any], volume: dict[str, Any], mount: str) -> None:
+    p["spec"]["volumes"].append(volume)
+    p["spec"]["containers"][0]["volumeMounts"].append({"name": volume["name"], "mountPath": mount})
+
+
+def _both(p: dict[str, Any], key: str, value: Any) -> None:
+    """Set a securityContext field on the pod and every container (containers override the pod)."""
+    for sc in [p["spec"]["securityContext"], *(c.setdefault("securityContext", {}) for c in p["spec"]["containers"])]:
+        if value is None:
+            sc.pop(key, None)
+        else:
+            sc[key] = value
+
+
 MUTATIONS: dict[str, Callable[[dict[str, Any]], None]] = {
-    "run-as-root": lambda p: _sc(p).update(runAsUser=0, runAsNonRoot=False),
+    "run-as-root": lambda p: _sc(p).update(runAsUser=0),
     "privileged": lambda p: _sc(p).update(privileged=True),
+    "host-process": lambda p: _sc(p).update(windowsOptions={"hostProcess": True}),
     "host-network": lambda p: p["spec"].update(hostNetwork=True),
     "host-pid": lambda p: p["spec"].update(hostPID=True),
     "host-ipc": lambda p: p["spec"].update(hostIPC=True),
-    "added-capabilities": lambda p: _sc(p)["capabilities"].update(add=["NET_ADMIN"]),
+    "added-capabilities": lambda p: _sc(p).setdefault("capabilities", {}).update(add=["CHOWN"]),
+    "capabilities-beyond-baseline": lambda p: (
+        _sc(p, 1 if len(p["spec"]["containers"]) > 1 else 0)
+        .setdefault("capabilities", {})
+        .update(add=["NET_BIND_SERVICE", "SYS_ADMIN"])
+    ),
     "privilege-escalation": lambda p: _sc(p).update(allowPrivilegeEscalation=True),
     "writable-rootfs": lambda p: _sc(p).pop("readOnlyRootFilesystem"),
-    "docker-socket-mounted": lambda p: (
-        p["spec"]["volumes"].append({"name": "sock", "hostPath": {"path": "/var/run/docker.sock", "type": "Socket"}}),
-        p["spec"]["containers"][0]["volumeMounts"].append({"name": "sock", "mountPath": "/var/run/docker.sock"}),
+    "docker-socket-mounted": lambda p: _volume(
+        p, {"name": "sock", "hostPath": {"path": "/var/run/docker.sock", "type": "Socket"}}, "/var/run/docker.sock"
+    ),
+    "sensitive-host-mount": lambda p: _volume(p, {"name": "etc", "hostPath": {"path": "/etc"}}, "/host-etc"),
+    "host-path-volume": lambda p: _volume(p, {"name": "data", "hostPath": {"path": "/srv/data"}}, "/data"),
+    "restricted-volume-types": lambda p: _volume(p, {"name": "nfs", "nfs": {"server": "nfs", "path": "/"}}, "/nfs"),
+    "seccomp-unconfined": lambda p: _sc(p).update(seccompProfile={"type": "Unconfined"}),
+    "seccomp-not-set": lambda p: _both(p, "seccompProfile", None),
+    "apparmor-unconfined": lambda p: _sc(p).update(appArmorProfile={"type": "Unconfined"}),
+    "proc-mount-unmasked": lambda p: _sc(p).update(procMount="Unmasked"),
+    "capabilities-not-dropped": lambda p: _sc(p).pop("capabilities"),
+    "run-as-non-root-not-enforced": lambda p: _both(p, "runAsNonRoot", None),
+    "selinux-override": lambda p: _sc(p).update(seLinuxOptions={"type": "spc_t"}),
+    "unsafe-sysctls": lambda p: p["spec"]["securityContext"].update(sysctls=[{"name": "kernel.msgmax", "value": "1"}]),
+    "privileged-host-port": lambda p: p["spec"]["containers"][0]["ports"].append({"containerPort": 80, "hostPort": 80}),
+    "host-port": lambda p: p["spec"]["containers"][0]["ports"].append({"containerPort": 9000, "hostPort": 9000}),
+    "mount-propagation-shared": lambda p: p["spec"]["containers"][0]["volumeMounts"][0].update(
+        mountPropagation="Bidirectional"
     ),
     "no-memory-limit": lambda p: p["spec"]["containers"][0]["resources"]["limits"].pop("memory"),
+    "no-cpu-limit": lambda p: p["spec"]["containers"][0]["resources"]["limits"].pop("cpu"),
     "no-healthcheck": lambda p: p["spec"]["containers"][0].pop("readinessProbe"),
     # keep the registry, float the tag / keep the name and tag, move the registry: so both compose
     "mutable-image-tag": lambda p: _image(p, lambda img: img.split("@")[0].rsplit(":", 1)[0] + ":latest"),
+    "image-not-pinned": lambda p: None,  # audit-only: the chart's tagged images break it, and are admitted
     "allowed-registry": lambda p: _image(p, lambda img: "docker.io/library/" + img.rsplit("/", 1)[1]),
 }
+# A deviation that necessarily breaks more than its own rule (the same pairs as the catalog's `also`).
+ALSO: dict[str, set[str]] = {
+    "docker-socket-mounted": {"host-path-volume", "restricted-volume-types"},
+    "sensitive-host-mount": {"host-path-volume", "restricted-volume-types"},
+    "host-path-volume": {"restricted-volume-types"},
+    "seccomp-unconfined": {"seccomp-not-set"},
+    "privileged-host-port": {"host-port"},
+    "capabilities-beyond-baseline": {"added-capabilities"},
+    "privileged": {"privilege-escalation"},
+    "image-not-pinned": set(),
+}
+
+
+def expected(*rule_ids: str) -> set[str]:
+    return {r for rule_id in rule_ids for r in {rule_id, *ALSO.get(rule_id, set())}} - POLICY.audit
 
 
 @pytest.fixture(scope="module")
@@ -157,7 +216,7 @@ def test_every_rule_has_a_bad_manifest():
 def test_bad_manifest_is_rejected_by_exactly_its_rule(good_pod, rule_id):
     pod = copy.deepcopy(good_pod)
     MUTATIONS[rule_id](pod)
-    assert violations(pod) == {rule_id}
+    assert violations(pod) == expected(rule_id)
 
 
 @pytest.mark.parametrize(
@@ -167,25 +226,32 @@ def test_bad_manifest_is_rejected_by_exactly_its_rule(good_pod, rule_id):
         ("run-as-root", "writable-rootfs", "privilege-escalation", "added-capabilities"),
         ("docker-socket-mounted", "no-memory-limit", "no-healthcheck"),
         ("mutable-image-tag", "host-ipc"),
-        tuple(MUTATIONS),
+        ("seccomp-unconfined", "apparmor-unconfined", "proc-mount-unmasked", "selinux-override", "unsafe-sysctls"),
+        ("host-port", "mount-propagation-shared", "no-cpu-limit", "run-as-non-root-not-enforced", "host-process"),
+        tuple(
+            m for m in MUTATIONS if m not in ("seccomp-not-set", "capabilities-not-dropped")
+        ),  # those two undo others
     ],
 )
 def test_combinations_are_rejected_by_exactly_those_rules(good_pod, combo):
     pod = copy.deepcopy(good_pod)
     for rule_id in combo:
         MUTATIONS[rule_id](pod)
-    assert violations(pod) == set(combo)
+    assert violations(pod) == expected(*combo)
 
 
 def test_root_via_pod_level_user_and_missing_non_root_are_caught(good_pod):
     pod = copy.deepcopy(good_pod)
     pod["spec"]["securityContext"]["runAsUser"] = 0
+    assert violations(pod) == set()  # every container sets runAsUser 10001, which wins over the pod's
+    for c in pod["spec"]["containers"]:
+        c["securityContext"].pop("runAsUser")
     assert violations(pod) == {"run-as-root"}
     pod = copy.deepcopy(good_pod)
-    pod["spec"]["securityContext"].pop("runAsNonRoot")
-    for c in pod["spec"]["containers"]:
-        c["securityContext"].pop("runAsNonRoot")
-    assert violations(pod) == {"run-as-root"}
+    _both(pod, "runAsNonRoot", None)
+    assert violations(pod) == {"run-as-non-root-not-enforced"}  # runAsUser 10001 still proves non-root
+    _both(pod, "runAsUser", None)
+    assert violations(pod) == {"run-as-root", "run-as-non-root-not-enforced"}  # the image's USER decides: unknown
 
 
 def test_init_containers_are_checked_too(good_pod):
@@ -234,3 +300,12 @@ def test_vault_agent_sidecar_from_the_mirrored_image_is_admitted():
     assert violations(pod) == {"allowed-registry"}
     pod["spec"]["containers"][-1]["name"] = "sidecar"  # the probe exemption is for the injected agent only
     assert violations(pod) == {"allowed-registry", "no-healthcheck"}
+
+
+def test_audit_only_rules_never_deny(good_pod):
+    assert POLICY.violations(good_pod) == {"image-not-pinned"}  # reported: the chart deploys tagged images
+    assert violations(good_pod) == set()
+    pod = copy.deepcopy(good_pod)
+    for c in pod["spec"]["containers"]:
+        c["image"] = c["image"].split(":")[0] + "@sha256:" + "b" * 64
+    assert POLICY.violations(pod) == set()

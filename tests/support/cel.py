@@ -167,6 +167,7 @@ class Policy:
 
     variables: tuple[tuple[str, str], ...]
     rules: tuple[tuple[str, str], ...]
+    audit: frozenset[str] = frozenset()  # rule ids that are reported, never denied
 
     def outcomes(self, obj: Mapping[str, Any]) -> dict[str, Any]:
         """Rule id -> agreed result (True admits)."""
@@ -185,8 +186,14 @@ class Policy:
         return failed
 
 
+    def denials(self, obj: Mapping[str, Any]) -> set[str]:
+        """The violations that deny admission (audit-only rules excluded)."""
+        return self.violations(obj) - self.audit
+
+
 def load_policy(path: Path = RULES) -> Policy:
-    """The rules as installed: rules.yaml plus generate.py's install parameters (variables.allowedRegistries)."""
+    """The rules as installed: the posture catalog's admission rules, rules.yaml, and generate.py's install
+    parameters (variables.allowedRegistries)."""
     spec = importlib.util.spec_from_file_location("policy_generate", ROOT / "deploy" / "policies" / "generate.py")
     assert spec and spec.loader
     generate = importlib.util.module_from_spec(spec)
@@ -195,4 +202,5 @@ def load_policy(path: Path = RULES) -> Policy:
     return Policy(
         variables=tuple((v["name"], v["expression"]) for v in doc["variables"]),
         rules=tuple((r["id"], r["expression"]) for r in doc["rules"]),
+        audit=frozenset(r["id"] for r in doc["rules"] if r.get("action") == "audit"),
     )

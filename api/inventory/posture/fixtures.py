@@ -45,7 +45,9 @@ def pod_cases(cat: Catalog | None = None) -> list[tuple[str, str, dict[str, Any]
         fx = rule.fixtures.get("kubernetes")
         if not fx:
             continue
-        cases.append((f"{rule.id}-fail", rule.id, pod(fx["fail"], cat, f"{rule.id}-fail"), {rule.id, *fx.get("also", [])}))
+        cases.append(
+            (f"{rule.id}-fail", rule.id, pod(fx["fail"], cat, f"{rule.id}-fail"), {rule.id, *fx.get("also", [])})
+        )
         if fx.get("pass"):
             cases.append((f"{rule.id}-pass", rule.id, pod(fx["pass"], cat, f"{rule.id}-pass"), set()))
     return cases
