@@ -52,7 +52,7 @@ RESTRICTED_VOLUME_TYPES = frozenset(
     {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret"}
 )
 SELINUX_TYPES = frozenset({"container_t", "container_init_t", "container_kvm_t", "container_engine_t"})
-ALL_INTERFACES = ("", "0.0.0.0", "::")  # noqa: S104 - compared against, never bound
+ALL_INTERFACES = ("", "0.0.0.0", "::")  # noqa: S104  # nosec B104 - compared against, never bound
 
 
 def _is_root(sec: Security) -> bool:
