@@ -185,7 +185,6 @@ class Policy:
                 failed.add(rule_id)
         return failed
 
-
     def denials(self, obj: Mapping[str, Any]) -> set[str]:
         """The violations that deny admission (audit-only rules excluded)."""
         return self.violations(obj) - self.audit
