@@ -512,3 +512,9 @@ def test_namespace_check_fails_when_a_watched_namespace_is_not_created():
     docs = [d for d in render("dev", "namespace.create=true") if d["metadata"]["name"] != "shop-dev"]
     assert namespace_gaps(docs) == ["shop-dev"]
     assert namespace_gaps(render("dev")) == [NAMESPACE, "shop-dev"]  # without the namespace template
+
+
+def test_app_version_is_the_repository_version():
+    """appVersion is the default tag of the images built here: it must be the VERSION `make images` tags."""
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    assert chart["appVersion"] == (CHART.parents[2] / "VERSION").read_text().strip()
