@@ -16,9 +16,8 @@ from cicd_helpers import ROOT
 from rehearsal import SECRET, Run, rehearse, workspace
 
 VERSION = (ROOT / "VERSION").read_text().strip()
-REGISTRY = re.findall(
-    r"^imageRegistry: *(\S+)$", (ROOT / "deploy/helm/container-inventory/values.yaml").read_text(), re.M
-)[0]
+VALUES = (ROOT / "deploy/helm/container-inventory/values.yaml").read_text()
+REGISTRY = re.findall(r"^imageRegistry: *(\S+)$", VALUES, re.M)[0]
 OURS = ["flask-api", "nginx-proxy", "socket-proxy"]
 # `<name>:` followed by nothing: the reference `flask-api:` issue 9 found runner-job building.
 EMPTY_TAG = re.compile(r"[a-z0-9-]+:(\s|$|\")")
@@ -146,3 +145,23 @@ def test_mutation_build_job_passing_the_mutable_tag_is_caught(checkout: Path, tm
         test_build_job_builds_and_pushes_an_immutable_tag_with_digests(
             {"build-flask-api": run}, "build-flask-api", ["flask-api", "socket-proxy"]
         )
+
+
+def test_mirror_job_mirrors_the_chart_version_into_the_registry(checkout: Path, tmp_path: Path) -> None:
+    """Issue 9 item 3: the Vault agent image the chart runs in prod is produced (mirrored) by a job, at the version
+    the chart names, into the registry the chart pulls from, with its digest recorded for deploy."""
+    run = rehearse("mirror-images", fresh(checkout, tmp_path))
+    assert_clean(run)
+    (version,) = re.findall(r"^  vault: \{tag: \"([^\"]+)\"", VALUES, re.M)
+    docker = [c["argv"] for c in run.calls("docker")]
+    assert ["pull", "--quiet", f"docker.io/hashicorp/vault:{version}"] in docker
+    assert ["push", f"{REGISTRY}/vault:{version}"] in docker
+    recorded = json.loads((run.workspace / "reports/images/vault.json").read_text())
+    assert recorded["vault"]["repository"] == f"{REGISTRY}/vault" and recorded["vault"]["tag"] == version
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", recorded["vault"]["digest"])
+
+
+def test_mutation_mirror_without_a_chart_version_fails(tmp_path: Path) -> None:
+    edit = {"deploy/helm/container-inventory/values.yaml": ('  vault: {tag: "', '  vault: {tag: "", was: "')}
+    run = rehearse("mirror-images", workspace(tmp_path, edit))
+    assert run.failure and "bad mirror spec" in run.failure
