@@ -41,9 +41,9 @@ def test_sections_appear_with_history(backend: RecordedBackend, recorded: str) -
     assert 'href="/ui/changes"' in overview  # the menu item
     assert "Recent changes" in overview and "legacy-db</a> new finding" in overview
     assert 'aria-labelledby="chart-trend-t chart-trend-d"' in overview
-    assert "Open findings by severity, last 24 hours" in overview
+    assert "Trend of open findings by severity, last 24 hours" in overview
     posture = text(client.get("/ui/posture"))
-    assert "Open findings by severity, last 7 days" in posture
+    assert "Trend of open findings by severity, last 7 days" in posture
     page = text(client.get("/ui/containers/legacy-db"))
     assert '<h2 id="history">History</h2>' in page and "new finding <code>run-as-root</code>" in page
 

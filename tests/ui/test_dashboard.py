@@ -4,11 +4,14 @@ no-JavaScript use, no console errors, axe-core, and the edge's headers and cachi
 from __future__ import annotations
 
 import re
+import time
+import uuid
 from collections.abc import Iterator
 
+import docker
 import pytest
 import requests
-from playwright.sync_api import expect
+from playwright.sync_api import Locator, Page, expect
 
 from tests.support.stack import Stack
 from tests.ui.conftest import Fleet, Watched, axe_violations, screenshot
@@ -29,7 +32,7 @@ def test_overview_loads_with_charts(stack: Stack, watched: Watched, axe_source: 
     page.goto(stack.url + "/ui/")
     expect(page).to_have_title(re.compile("Overview"))
     expect(page.get_by_role("heading", name="Overview", exact=True)).to_be_visible()
-    chart = page.get_by_role("img", name=re.compile("Open findings by severity"))
+    chart = page.get_by_role("img", name=re.compile("^Open findings by severity"))
     expect(chart).to_be_visible()
     # The bar for HIGH is drawn: the suite's insecure container adds a capability and runs as root.
     expect(chart.locator("rect.sev-high")).to_have_count(1)
@@ -88,7 +91,7 @@ def test_container_page_findings_and_remediation(stack: Stack, fleet: Fleet, wat
 def test_posture_by_severity_and_rule(stack: Stack, fleet: Fleet, watched: Watched, axe_source: str) -> None:
     page = watched.page
     page.goto(stack.url + "/ui/posture")
-    expect(page.get_by_role("img", name=re.compile("Open findings by severity"))).to_be_visible()
+    expect(page.get_by_role("img", name=re.compile("^Open findings by severity"))).to_be_visible()
     row = page.locator("#rule-added-capabilities")
     expect(row).to_contain_text("Drop ALL capabilities")
     row.locator("summary").click()
@@ -113,7 +116,7 @@ def test_works_without_javascript(stack: Stack, fleet: Fleet, watched: Watched) 
 
 def test_edge_headers_caching_and_methods(stack: Stack) -> None:
     resp = stack.get("/ui/containers")
-    assert resp.status_code == 200
+    assert resp.status_code == 200, resp.text
     csp = resp.headers["Content-Security-Policy"]
     assert "script-src" not in csp and "default-src 'none'" in csp and "style-src 'self'" in csp
     assert resp.raw.headers.getlist("Content-Security-Policy") == [csp]  # the edge's, once
@@ -129,3 +132,60 @@ def test_edge_headers_caching_and_methods(stack: Stack) -> None:
     assert requests.delete(stack.url + "/ui/", timeout=5).status_code == 403
     # /ui without the slash lands on the dashboard.
     assert stack.get("/ui", allow_redirects=False).headers["Location"] == "/ui/"
+
+
+def test_history_timeline_trend_and_container_history(
+    stack: Stack, fleet: Fleet, watched: Watched, axe_source: str
+) -> None:
+    """The stack's recorder writes history; a container stopped now shows up in the timeline."""
+    page = watched.page
+    page.goto(stack.url + "/ui/")
+    expect(
+        page.get_by_role("img", name=re.compile("^Trend of open findings by severity, last 24 hours"))
+    ).to_be_visible()
+    expect(page.get_by_role("heading", name="Recent changes")).to_be_visible()
+    screenshot(page, "overview-history")
+
+    client = docker.from_env()
+    mover = client.containers.run(
+        "debian:12.12-slim",
+        ["sleep", "3600"],
+        name=f"uimove-{uuid.uuid4().hex[:6]}",
+        labels={"org.container-inventory.test": "ui"},
+        network_disabled=True,
+        detach=True,
+    )
+    try:
+        timeline = page.locator("ul.timeline")
+        page.goto(stack.url + f"/ui/changes?container={mover.name}")
+        _reload_until(page, timeline, "appeared")
+        mover.stop(timeout=1)
+        _reload_until(page, timeline, "stopped")
+        screenshot(page, "changes")
+        assert axe_violations(page, axe_source) == []
+        # The filter form: finding changes of one rule only.
+        page.get_by_label("Container (name, id or workload)").fill("")
+        page.get_by_label("Kind").select_option("finding_opened")
+        page.get_by_label("Rule id").fill("added-capabilities")
+        page.get_by_role("button", name="Filter").click()
+        _reload_until(page, timeline, fleet.insecure)
+        items = timeline.locator("li")
+        for i in range(items.count()):
+            expect(items.nth(i)).to_contain_text("new finding added-capabilities")
+        # The container page carries its own history.
+        page.goto(stack.url + f"/ui/containers/{mover.name}")
+        expect(page.locator("#history + ul.timeline")).to_contain_text("stopped")
+    finally:
+        mover.remove(force=True)
+
+
+def _reload_until(page: Page, locator: Locator, text: str, timeout: float = 30) -> None:
+    """The recorder writes within a second or so; reload (no JavaScript polling) until the text is there."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if locator.count() and text in locator.first.inner_text():
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{text!r} not in {page.url} after {timeout}s: {locator.all_inner_texts()}")
+        time.sleep(1)
+        page.reload()

@@ -115,4 +115,4 @@ def trend_chart(queries: HistoryQueries, hours: int, bucket: str = "hour") -> Li
         return None
     series = {sev: [(p.at, p.totals.get(sev, 0)) for p in trend.points] for sev in SEVERITIES}
     span = f"{hours} hours" if hours <= 48 else f"{hours // 24} days"
-    return line_chart(f"Open findings by severity, last {span}", series, classes=SEVERITY_CLASSES)
+    return line_chart(f"Trend of open findings by severity, last {span}", series, classes=SEVERITY_CLASSES)
