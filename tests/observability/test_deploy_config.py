@@ -16,7 +16,7 @@ from .support import MONITORING, ROOT, binary
 SCRIPTS = MONITORING / "scripts"
 VERSIONS = dict(
     line.split("=", 1)
-    for line in (MONITORING / "versions.env").read_text().splitlines()
+    for line in (ROOT / "deploy" / "versions.env").read_text().splitlines()
     if re.match(r"^[A-Z_]+=", line)
 )
 SCHEMA = json.loads((MONITORING / "log-schema.json").read_text())
