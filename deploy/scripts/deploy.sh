@@ -193,6 +193,17 @@ if [ "$ENV_NAME" = minikube ]; then
   done
 fi
 
+# auth.mode secret: the token Secret is created out of band (never from git). Without it the API pods cannot
+# start and --atomic rolls back after the whole timeout, so check it first.
+auth_mode="$(sed -n '/^auth:/,/^[^ ]/s/^  mode: *//p' "$VALUES" "$CHART/values.yaml" | head -n 1)"
+if [ "$DRY_RUN" != 1 ] && [ "$auth_mode" = secret ]; then
+  token_secret="$(awk '/^ *secret: *$/ { getline; if ($1 == "secretName:") print $2 }' "$RENDER_DIR/chart.yaml" | head -n 1)"
+  if [ -n "$token_secret" ] && ! grep -q "^kind: Secret" "$RENDER_DIR/chart.yaml" \
+    && ! "${KUBECTL[@]}" -n "$NAMESPACE" get secret "$token_secret" >/dev/null 2>&1; then
+    die "Secret $NAMESPACE/$token_secret (the API token, key token) is missing: ${KUBECTL[*]} -n $NAMESPACE create secret generic $token_secret --from-file=token=./token"
+  fi
+fi
+
 echo "==> helm upgrade --install $RELEASE ($CHART, $(basename "$VALUES"))"
 run "${HELM[@]}" upgrade --install "$RELEASE" "$CHART" --namespace "$NAMESPACE" \
   -f "$VALUES" --set namespace.create=false "${SETS[@]}" "${HELM_EXTRA[@]}" --atomic --wait --timeout 10m

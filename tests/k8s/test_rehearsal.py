@@ -45,14 +45,17 @@ def fresh_machine() -> dict[str, Any]:
 
 def dev_cluster(platform: bool) -> dict[str, Any]:
     """The current context `dev`: shared (operators installed by the platform team) or empty; the monitoring
-    namespace holds the two Secrets docs/MONITORING.md asks for."""
+    namespace holds the two Secrets docs/MONITORING.md asks for, the release namespace the API token."""
     world = new_world()
     cluster = new_cluster(
         ["default", "kube-system", "kube-public", "kube-node-lease", "ingress-nginx", "monitoring"], platform=platform
     )
+    # docs/KUBERNETES.md: the release namespace and the API token Secret exist before the first deploy.
+    cluster["namespaces"]["container-inventory"] = {}
     cluster["secrets"] = {
         "monitoring/grafana-admin": ["admin-password", "admin-user"],
         "monitoring/alertmanager-inventory-receivers": ["pagerduty-routing-key", "slack-oncall-url", "slack-team-url"],
+        "container-inventory/inventory-api-token": ["token"],
     }
     if platform:
         for ns, name in (("keda", "keda"), ("monitoring", "kps"), ("kyverno", "kyverno")):
@@ -212,9 +215,23 @@ def test_minikube_first_run(tmp_path):
     check_minikube_first_run(minikube_up(tmp_path))
 
 
+def minikube_running() -> dict[str, Any]:
+    """After `make minikube-up`: the profile runs with the platform installed and the VERSION images loaded."""
+    world = fresh_machine()
+    world["minikube"][PROFILE] = {"running": True}
+    cluster = new_cluster(
+        ["default", "kube-system", "kube-public", "kube-node-lease", "ingress-nginx", "monitoring", "keda", "kyverno"],
+        platform=True,
+    )
+    for key, chart in (("keda/keda", "keda"), ("monitoring/kps", "kube-prometheus-stack"), ("kyverno/kyverno", "kyverno")):
+        cluster["releases"][key] = {"chart_name": chart, "revision": 1}
+    world["contexts"][PROFILE] = cluster
+    world["current_context"] = PROFILE
+    return world
+
+
 def test_make_deploy_minikube_rebuilds_and_loads_a_new_tag(tmp_path):
-    rehearsal = Rehearsal(tmp_path, fresh_machine())
-    assert rehearsal.make("minikube-up").rc == 0
+    rehearsal = Rehearsal(tmp_path, minikube_running())
     r = rehearsal.make("deploy", "ENV=minikube", "IMAGE_TAG=0.2.0-rc1")
     check_app_release(r, "minikube", PROFILE)
     images = {i["image"] for i in inventory_upgrade(r).extra["release"]["images"]}
@@ -224,9 +241,15 @@ def test_make_deploy_minikube_rebuilds_and_loads_a_new_tag(tmp_path):
 
 
 def test_jenkins_dev_deploy_with_empty_image_tag(tmp_path):
-    r = jenkins_dev_deploy(tmp_path)
-    check_app_only_deploy(r)
-    assert f"deploying tag {VERSION} from the VERSION file" in r.stderr
+    check_app_only_deploy(jenkins_dev_deploy(tmp_path))
+
+
+def test_missing_token_secret_stops_before_helm(tmp_path):
+    world = dev_cluster(platform=True)
+    del world["contexts"]["dev"]["secrets"]["container-inventory/inventory-api-token"]
+    r = Rehearsal(tmp_path, world).make("deploy", "ENV=dev")
+    assert r.rc == 2 and not r.upgrades(), r.explain()
+    assert "error: Secret container-inventory/inventory-api-token (the API token, key token) is missing" in r.stderr
 
 
 def test_platform_step_and_monitoring_lane_share_one_release(tmp_path):
@@ -277,6 +300,7 @@ def mutation(name: str, *edits: tuple[str, str, str]) -> Callable[[Callable[[Pat
 
 @mutation(
     "empty-image-tag-swallows-the-next-flag",
+    ("Makefile", "override IMAGE_TAG  := $(or $(strip $(IMAGE_TAG)),$(VERSION))", "IMAGE_TAG ?= $(VERSION)"),
     ("mk/k8s.mk", "--env $(ENV) --image-tag=$(IMAGE_TAG)", "--env $(ENV) --image-tag $(IMAGE_TAG)"),
     (
         "deploy/scripts/deploy.sh",

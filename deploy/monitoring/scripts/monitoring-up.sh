@@ -61,10 +61,10 @@ else
   require_secret "$NAMESPACE" grafana-admin admin-user admin-password
   require_secret "$NAMESPACE" alertmanager-inventory-receivers slack-oncall-url slack-team-url pagerduty-routing-key
 fi
+AM="$(printf '%q' "$MONITORING_DIR/alertmanager")"
 run_sh "${KC}-n $NAMESPACE create secret generic alertmanager-inventory-config \
---from-file=alertmanager.yaml=$MONITORING_DIR/alertmanager/alertmanager.yml \
---from-file=inventory.tmpl=$MONITORING_DIR/alertmanager/inventory.tmpl \
---dry-run=client -o yaml | ${KC}apply -f -"
+--from-file=alertmanager.yaml=$AM/alertmanager.yml --from-file=inventory.tmpl=$AM/inventory.tmpl \
+--dry-run=client -o yaml | ${KC}-n $NAMESPACE apply -f -"
 run "${HELM[@]}" upgrade --install "$KPS_RELEASE" prometheus-community/kube-prometheus-stack \
   --version "$KUBE_PROMETHEUS_STACK_VERSION" --namespace "$NAMESPACE" \
   "${VALUES[@]}" --atomic --wait --timeout 15m

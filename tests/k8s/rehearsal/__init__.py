@@ -20,7 +20,7 @@ TOOLS = {"kubectl": "kubectl.py", "helm": "helm.py", "minikube": "local.py minik
 # Variables a caller's environment may carry that the scenarios set themselves (or leave unset on purpose).
 SCENARIO_VARS = ("IMAGE_TAG", "ENV", "CONFIRM_PROD", "IMAGES_FILE", "PLATFORM", "KUBE_CONTEXT", "REGISTRY", "ARGS")
 # Copied for a mutation run (the rest of the repository is not read by these targets).
-TREE = ("Makefile", "VERSION", "mk", "deploy", "scripts", "tools")
+TREE = ("Makefile", "VERSION", "mk", "deploy", "scripts", "tools", "jenkins")
 
 
 @dataclass
