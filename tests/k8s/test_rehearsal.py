@@ -223,7 +223,8 @@ def minikube_running() -> dict[str, Any]:
         ["default", "kube-system", "kube-public", "kube-node-lease", "ingress-nginx", "monitoring", "keda", "kyverno"],
         platform=True,
     )
-    for key, chart in (("keda/keda", "keda"), ("monitoring/kps", "kube-prometheus-stack"), ("kyverno/kyverno", "kyverno")):
+    operators = {"keda/keda": "keda", "monitoring/kps": "kube-prometheus-stack", "kyverno/kyverno": "kyverno"}
+    for key, chart in operators.items():
         cluster["releases"][key] = {"chart_name": chart, "revision": 1}
     world["contexts"][PROFILE] = cluster
     world["current_context"] = PROFILE
