@@ -204,7 +204,7 @@ if [ "$DRY_RUN" != 1 ] && [ "$auth_mode" = secret ]; then
   fi
 fi
 
-echo "==> helm upgrade --install $RELEASE ($CHART, $(basename "$VALUES"))"
+echo "==> release $RELEASE: chart $CHART with $(basename "$VALUES")"
 run "${HELM[@]}" upgrade --install "$RELEASE" "$CHART" --namespace "$NAMESPACE" \
   -f "$VALUES" --set namespace.create=false "${SETS[@]}" "${HELM_EXTRA[@]}" --atomic --wait --timeout 10m
 run "${HELM[@]}" test "$RELEASE" --namespace "$NAMESPACE" --logs --timeout 5m
