@@ -241,6 +241,18 @@ def test_make_deploy_minikube_rebuilds_and_loads_a_new_tag(tmp_path):
     assert not [c for c in r.upgrades() if "kube-prometheus-stack" in " ".join(c.argv)], "platform not re-installed"
 
 
+def test_jenkins_minikube_deploy_builds_and_loads_instead_of_pulling(tmp_path):
+    """deploy.Jenkinsfile passes IMAGES_FILE for every ENV; minikube cannot pull, so the agent's build is loaded."""
+    pushed = images_file(tmp_path / "images.json")
+    rehearsal = Rehearsal(tmp_path / "w", minikube_running())
+    r = rehearsal.make("deploy", "ENV=minikube", f"IMAGES_FILE={pushed}", env=rehearsal.env(IMAGE_TAG=""))
+    check_app_release(r, "minikube", PROFILE)
+    assert "--images-file not used" in r.stderr
+    images = {i["image"] for i in inventory_upgrade(r).extra["release"]["images"]}
+    assert images == {f"{_registry()}/flask-api:{VERSION}", f"{_registry()}/nginx-proxy:{VERSION}"}, images
+    assert images <= set(r.cluster(PROFILE)["pull_policy_never_images"])
+
+
 def test_jenkins_dev_deploy_with_empty_image_tag(tmp_path):
     check_app_only_deploy(jenkins_dev_deploy(tmp_path))
 
