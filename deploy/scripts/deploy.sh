@@ -11,8 +11,9 @@
 #                       deploy/monitoring/scripts/monitoring-up.sh, the one release) and Kyverno. Off by default:
 #                       an app deploy on a shared cluster never upgrades operators (cluster-admin) unless asked
 #   --skip-policies     do not apply the cluster-scoped admission policies (they need cluster-admin rights)
-# Steps: [platform], admission policies, namespaces, [minikube: load the local images], helm upgrade --install
-# --atomic --wait, helm test. --dry-run prints every command and runs none.
+# Steps: render the chart here (nothing reaches the cluster if it does not render), [platform], admission
+# policies, namespaces, the API token Secret must exist (auth.mode secret), [minikube: load the local images],
+# helm upgrade --install --atomic --wait, helm test. --dry-run prints every command and runs none.
 set -euo pipefail
 # shellcheck disable=SC1091  # the one shell library, next to this script
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -46,7 +47,7 @@ while [ $# -gt 0 ]; do
     --skip-policies) SKIP_POLICIES=1; shift ;;
     --minikube-profile) PROFILE="$(value_of "$1" $# "${2-}")"; shift 2 ;;
     --) shift; HELM_EXTRA=("$@"); break ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) die "unknown argument: $1 (see --help)" ;;
   esac
 done

@@ -293,6 +293,18 @@ def test_prod_deploys_the_pushed_digests(tmp_path, image_tag):
     check_prod_by_digest(prod(tmp_path / "w", "CONFIRM_PROD=yes", f"IMAGES_FILE={pushed}", **env), pushed)
 
 
+def test_prod_without_any_admission_engine_is_refused(tmp_path):
+    """A cluster older than 1.30 (no ValidatingAdmissionPolicy) and without Kyverno: prod stops before helm."""
+    world = dev_cluster(platform=True)
+    cluster = world["contexts"]["dev"]
+    cluster["resources"] = [r for r in cluster["resources"] if "admissionpolic" not in r and "kyverno" not in r]
+    pushed = images_file(tmp_path / "images.json")
+    rehearsal = Rehearsal(tmp_path / "w", world)
+    r = rehearsal.make("deploy", "ENV=prod", "CONFIRM_PROD=yes", f"IMAGES_FILE={pushed}")
+    assert r.rc == 2 and not r.upgrades(), r.explain()
+    assert "error: prod needs admission enforcement" in r.stderr
+
+
 def test_images_pushed_elsewhere_are_refused(tmp_path):
     pushed = images_file(tmp_path / "images.json", registry="docker.io/someone")
     r = prod(tmp_path / "w", "CONFIRM_PROD=yes", f"IMAGES_FILE={pushed}")

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install / upgrade THE kube-prometheus-stack release (name kube-prometheus-stack, namespace monitoring) with
+# Install / upgrade THE kube-prometheus-stack release (release kps, namespace monitoring) with
 # our values, the Alertmanager configuration and the Grafana dashboards. deploy.sh's platform step runs this
 # same script, so there is only ever one release (one node-exporter DaemonSet on hostPort 9100).
 # Chart version pinned in deploy/versions.env.
