@@ -55,10 +55,13 @@ def engine_client() -> docker.DockerClient:
 
 
 @pytest.fixture()
-def service(engine_client: docker.DockerClient) -> InventoryService:
-    """The real Docker backend through the inventory service, as the recorder uses it."""
-    settings = load_settings({"CACHE_TTL": "0", "INSPECT_CACHE_TTL": "0", "ENGINE_TIMEOUT": "5"})
-    return InventoryService(make_backend(settings), settings)
+def service(engine_client: docker.DockerClient) -> Iterator[InventoryService]:
+    """The real Docker backend through the inventory service and its live state, as the recorder uses it."""
+    settings = load_settings({"ENGINE_TIMEOUT": "5"})
+    svc = InventoryService(make_backend(settings), settings)
+    svc.start()
+    yield svc
+    svc.live.stop()
 
 
 @pytest.fixture()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import docker
@@ -10,12 +11,23 @@ from alembic.runtime.migration import MigrationContext
 from inventory.history import db
 from inventory.history.models import TABLES, Base
 from inventory.history.query import ChangeFilter, HistoryQueries
-from inventory.history.store import HistoryStore
+from inventory.history.store import ChangeRecord, HistoryStore
 from inventory.recorder.loop import Recorder
 from inventory.service import InventoryService
 from sqlalchemy import inspect
 
 from tests.history.conftest import run_container
+
+
+def cycle_until(recorder: Recorder, service: InventoryService, name: str) -> list[ChangeRecord]:
+    """Recorder cycles, each after the live state moved, until one records something about `name`."""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        service.live.wait_for_change(recorder.version, 1.0)
+        rows = [x for x in recorder.cycle() if x.container_name == name]
+        if rows:
+            return rows
+    raise AssertionError(f"no change recorded for {name}")
 
 
 def test_migrations_up_and_down(database_url: str) -> None:
@@ -40,10 +52,10 @@ def test_recorder_round_trip(
     recorder = Recorder(service, HistoryStore(db.make_engine(migrated_url)), retention_days=7)
     recorder.cycle()
     c = run_container(engine_client, scratch, name, user="0")
-    appeared = [x for x in recorder.cycle() if x.container_name == name]
+    appeared = cycle_until(recorder, service, name)
     assert {x.kind for x in appeared} >= {"appeared", "finding_opened"}
     c.kill()  # type: ignore[attr-defined]
-    assert [x.kind for x in recorder.cycle() if x.container_name == name] == ["stopped"]
+    assert [x.kind for x in cycle_until(recorder, service, name)] == ["stopped"]
     queries = HistoryQueries(migrated_url)
     page = queries.changes(ChangeFilter(container=name, limit=100))
     assert page.items[0].kind == "stopped"

@@ -19,7 +19,7 @@ DEADLINE = 10.0  # generous for a busy CI machine; the 2 s target is reported by
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
-    with Stack(env={"RECORDER_INTERVAL": "0.25"}) as s:
+    with Stack() as s:
         yield s
 
 

@@ -1,8 +1,9 @@
 """What the recorder sees: containers and findings reduced to the fields history tracks.
 
-The recorder never talks to the engine: it reads the inventory service (which answers from live state
-once ``inventory.live`` is in use). Workload identity and the finding fingerprint live here, so a
-recreated container (same compose service, same Kubernetes owner + container name) keeps its history.
+The recorder never talks to the engine: it reads the inventory service, which answers from its
+live state (``inventory.live``: engine events / informers plus resyncs); one snapshot per look.
+Workload identity and the finding fingerprint live here, so a recreated container (same compose service,
+same Kubernetes owner + container name) keeps its history.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from ..backends.base import Container, ContainerDetail, NotFound
+from ..backends.base import Container, ContainerDetail
+from ..live import Snapshot
 from ..posture import ContainerReport, Finding
 
 DEFAULT_SOURCE = "local"
@@ -61,9 +63,7 @@ class InventoryReader(Protocol):
 
     source: str
 
-    def containers(self, include_stopped: bool) -> list[Container]: ...
-
-    def detail(self, container: Container) -> ContainerDetail: ...
+    def state(self) -> Snapshot: ...
 
     def report(self, container: Container, detail: ContainerDetail) -> ContainerReport: ...
 
@@ -145,19 +145,18 @@ def findings_of(obs: ContainerObs, report: ContainerReport) -> list[FindingObs]:
     ]
 
 
-def observe(reader: InventoryReader) -> Observation:
-    """One consistent look at every container (stopped ones included) and its findings."""
+def observe(reader: InventoryReader) -> tuple[Observation, int]:
+    """One consistent look (one live-state snapshot) at every container, stopped ones included, and its
+    findings; returns it with the snapshot version. Raises BackendUnavailable while the state is not synced."""
+    snap = reader.state()
     out = Observation()
-    for c in sorted(reader.containers(include_stopped=True), key=lambda item: item.id):
-        try:
-            detail: ContainerDetail | None = reader.detail(c)
-        except NotFound:
-            continue  # removed between list and inspect: the next look reports it
+    for c in snap.containers:
+        detail = snap.details.get(c.id)
         obs = container_obs(c, detail, reader.source)
         key = (obs.source, obs.id)
         out.containers[key] = obs
-        if detail is not None:
+        if detail is not None:  # no detail yet (inspect pending): findings carried over, not resolved
             out.evaluated.add(key)
             for f in findings_of(obs, reader.report(c, detail)):
                 out.findings.setdefault(f.fingerprint, f)  # replicas of one workload share a fingerprint
-    return out
+    return out, snap.version

@@ -7,10 +7,11 @@ never touch the database, keep working.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine, Select, or_, select
+from sqlalchemy import Engine, Select, select, union_all
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -19,6 +20,11 @@ from .db import make_engine
 from .models import Change, PostureSample
 from .store import ChangeRecord, iso
 
+T = Change.__table__
+# Core columns in ChangeRecord's field order: no ORM objects on the hot read path.
+COLUMNS = (T.c.id, T.c.uid, T.c.at, T.c.kind, T.c.source, T.c.container_id, T.c.container_name, T.c.workload,
+           T.c.rule, T.c.severity, T.c.fingerprint, T.c.old, T.c.new, T.c.while_away)  # fmt: skip
+HEX_PREFIX = re.compile(r"^[0-9a-f]{3,64}$")
 BUCKETS = {"raw": None, "hour": dt.timedelta(hours=1), "day": dt.timedelta(days=1)}
 MAX_POINTS = 1000
 
@@ -70,6 +76,18 @@ def _sample_point(at: dt.datetime, s: PostureSample | None) -> TrendPoint:
     return TrendPoint(at, dict(zip(SEVERITIES, values, strict=True)), s.waived)
 
 
+def _ids_for_container(ref: str) -> Select:
+    """Ids of the rows about one container, each branch on its own index (a plain OR would scan the table)."""
+    parts = [
+        select(T.c.id).where(T.c.container_id == ref),
+        select(T.c.id).where(T.c.container_name == ref),
+        select(T.c.id).where(T.c.workload == ref),
+    ]
+    if HEX_PREFIX.match(ref):  # id prefix as an index range (LIKE cannot use the index on PostgreSQL)
+        parts.append(select(T.c.id).where(T.c.container_id >= ref, T.c.container_id < ref + "g"))
+    return union_all(*parts)  # type: ignore[return-value]
+
+
 class HistoryQueries:
     def __init__(self, url: str) -> None:
         self.url = url
@@ -83,13 +101,13 @@ class HistoryQueries:
                 self._engine = make_engine(self.url, writer=False)
             return self._engine
 
-    def _page(self, stmt: Select[tuple[Change]], limit: int, after: int | None, newest_first: bool) -> ChangePage:
+    def _page(self, stmt: Select, limit: int, after: int | None, newest_first: bool) -> ChangePage:
         if after is not None:
-            stmt = stmt.where(Change.id < after if newest_first else Change.id > after)
-        stmt = stmt.order_by(Change.id.desc() if newest_first else Change.id.asc()).limit(limit + 1)
+            stmt = stmt.where(T.c.id < after if newest_first else T.c.id > after)
+        stmt = stmt.order_by(T.c.id.desc() if newest_first else T.c.id.asc()).limit(limit + 1)
         try:
-            with Session(self.engine) as s:
-                rows = [ChangeRecord.from_row(r) for r in s.scalars(stmt)]
+            with self.engine.connect() as conn:
+                rows = [ChangeRecord(*r) for r in conn.execute(stmt)]
         except SQLAlchemyError as exc:
             raise HistoryUnavailable(f"history database unavailable ({type(exc).__name__})") from None
         more = len(rows) > limit
@@ -97,41 +115,33 @@ class HistoryQueries:
         return ChangePage(rows, rows[-1].id if more and rows else None)
 
     def changes(self, f: ChangeFilter) -> ChangePage:
-        stmt = select(Change)
+        stmt = select(*COLUMNS)
         if f.since is not None:
-            stmt = stmt.where(Change.at >= f.since)
+            stmt = stmt.where(T.c.at >= f.since)
         if f.until is not None:
-            stmt = stmt.where(Change.at < f.until)
+            stmt = stmt.where(T.c.at < f.until)
         if f.kind:
-            stmt = stmt.where(Change.kind == f.kind)
+            stmt = stmt.where(T.c.kind == f.kind)
         if f.rule:
-            stmt = stmt.where(Change.rule == f.rule)
+            stmt = stmt.where(T.c.rule == f.rule)
         if f.container:
-            stmt = stmt.where(
-                or_(
-                    Change.container_id == f.container,
-                    Change.container_name == f.container,
-                    Change.workload == f.container,
-                    *([Change.container_id.startswith(f.container, autoescape=True)] if len(f.container) >= 3 else []),
-                )
-            )
+            stmt = stmt.where(T.c.id.in_(_ids_for_container(f.container)))
         return self._page(stmt, f.limit, f.after, f.newest_first)
 
     def workloads_of(self, ref: str) -> list[str]:
         """Workload identities a (possibly gone) container was recorded under, by id, id prefix or name."""
-        conds = [Change.container_id == ref, Change.container_name == ref]
-        if len(ref) >= 3:
-            conds.append(Change.container_id.startswith(ref, autoescape=True))
-        stmt = select(Change.workload).where(or_(*conds)).distinct().limit(20)
+        stmt = select(T.c.workload).where(T.c.id.in_(_ids_for_container(ref))).distinct().limit(20)
         try:
-            with Session(self.engine) as s:
-                return sorted(s.scalars(stmt))
+            with self.engine.connect() as conn:
+                return sorted(conn.scalars(stmt))
         except SQLAlchemyError as exc:
             raise HistoryUnavailable(f"history database unavailable ({type(exc).__name__})") from None
 
     def history(self, workloads: list[str], ids: list[str], limit: int, after: int | None) -> ChangePage:
-        stmt = select(Change).where(or_(Change.workload.in_(workloads), Change.container_id.in_(ids)))
-        return self._page(stmt, limit, after, newest_first=True)
+        matching = union_all(
+            select(T.c.id).where(T.c.workload.in_(workloads)), select(T.c.id).where(T.c.container_id.in_(ids))
+        )
+        return self._page(select(*COLUMNS).where(T.c.id.in_(matching)), limit, after, newest_first=True)
 
     def trend(self, since: dt.datetime, until: dt.datetime, bucket: str) -> Trend:
         step = BUCKETS[bucket]

@@ -17,7 +17,7 @@ WEBHOOK_SEVERITIES = (*SEVERITIES, "INFO")  # INFO: container lifecycle changes 
 class RecorderSettings:
     database_url: str = DEFAULT_URL
     retention_days: int = 90
-    interval: float = 0.5
+    interval: float = 5.0
     metrics_port: int = 9101
     webhook_url: str = ""
     webhook_secret_file: str = ""
@@ -49,7 +49,7 @@ def load_recorder_settings(env: Mapping[str, str] | None = None) -> RecorderSett
     return RecorderSettings(
         database_url=database_url(env),
         retention_days=_int(env, "HISTORY_RETENTION_DAYS", 90, minimum=1),
-        interval=_float(env, "RECORDER_INTERVAL", 0.5, minimum=0.05),
+        interval=_float(env, "RECORDER_INTERVAL", 5.0, minimum=0.05),
         metrics_port=_int(env, "RECORDER_METRICS_PORT", 9101, minimum=0),
         webhook_url=url,
         webhook_secret_file=secret_file,

@@ -34,6 +34,7 @@ class Recorder:
         self.retention = dt.timedelta(days=retention_days)
         self.notify = notify or (lambda _changes: None)
         self.prev: Observation | None = None
+        self.version = 0  # live-state version of the last look
         self.away_since: dt.datetime | None = None
         self._last_write = 0.0
         self._last_purge = 0.0
@@ -51,7 +52,7 @@ class Recorder:
         prev = self.prev if self.prev is not None else self.load()
         started = time.perf_counter()
         now = utcnow()
-        cur = observe(self.reader)
+        cur, self.version = observe(self.reader)
         events = diff(prev, cur, now)
         unchanged = not events and cur.containers == prev.containers and cur.findings == prev.findings
         if unchanged and time.monotonic() - self._last_write < HEARTBEAT:

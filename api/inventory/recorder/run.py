@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import signal
 import sys
@@ -49,10 +48,10 @@ def main() -> int:
         print(f"inventory-recorder: invalid configuration: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
-    # The live state re-inspects a container on each of its lifecycle events (a restart shows up
-    # through started_at); CACHE_TTL only matters for backends without an event stream.
-    settings = dataclasses.replace(settings, cache_ttl=0.0)
+    # The recorder's own live state: it re-inspects a container on each of its lifecycle events (a restart
+    # shows up through started_at), plus periodic resyncs; the loop wakes on every new snapshot version.
     service = InventoryService(make_backend(settings), settings)
+    service.start()
     engine = db.make_engine(rec.database_url)
     sink = WebhookSink(rec) if rec.webhook_url else None
     recorder = Recorder(service, HistoryStore(engine), rec.retention_days, sink.offer if sink else None)
@@ -71,10 +70,14 @@ def main() -> int:
     log.info("recorder started", extra={"interval": rec.interval, "webhook": bool(sink)})
 
     def wait() -> None:
-        recorder.stopping.wait(rec.interval)
+        """Until the live state changes (or `interval` passes: waiver expiry, heartbeat, retries)."""
+        if recorder.stopping.is_set():
+            return
+        service.live.wait_for_change(recorder.version, rec.interval)
 
     started = time.monotonic()
     recorder.run(wait)
+    service.live.stop()
     if sink:
         sink.stop(drain=min(5.0, time.monotonic() - started))
     return 0
