@@ -518,3 +518,13 @@ def test_app_version_is_the_repository_version():
     """appVersion is the default tag of the images built here: it must be the VERSION `make images` tags."""
     chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
     assert chart["appVersion"] == (CHART.parents[2] / "VERSION").read_text().strip()
+
+
+def test_vault_agent_gets_the_ca_of_a_private_vault():
+    docs = render("prod", "auth.vault.caSecret=vault-ca")
+    annotations = one(docs, "Deployment", "flask-api")["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["vault.hashicorp.com/tls-secret"] == "vault-ca"  # pragma: allowlist secret (a Secret name)
+    assert annotations["vault.hashicorp.com/ca-cert"] == "/vault/tls/ca.crt"
+    assert annotations["vault.hashicorp.com/service"] == "https://vault.vault.svc:8200"
+    plain = one(render("prod"), "Deployment", "flask-api")["spec"]["template"]["metadata"]["annotations"]
+    assert "vault.hashicorp.com/tls-secret" not in plain
