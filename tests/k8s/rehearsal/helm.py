@@ -12,7 +12,6 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import yaml
 from kubectl import api_known, cluster_of
 from state import fail, flag, install_chart_apis, main, take, take_all, world
 
@@ -33,6 +32,8 @@ def pod_specs(doc: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def install_local(cluster: dict[str, Any], release: str, chart: str, namespace: str, args: list[str]) -> dict[str, Any]:
+    import yaml  # here, not at the top: a stand-in starts on every call
+
     values = take_all(args, "-f", "--values")
     sets = take_all(args, "--set")
     set_files = take_all(args, "--set-file")
@@ -82,6 +83,8 @@ def check_pull(cluster: dict[str, Any], image: str, policy: str, release: str) -
 
 
 def upgrade(state: dict[str, Any], cluster: dict[str, Any], args: list[str], namespace: str) -> tuple[str, dict]:
+    import yaml  # here, not at the top: a stand-in starts on every call
+
     flag(args, "--install")
     create_ns = flag(args, "--create-namespace")
     atomic = flag(args, "--atomic")

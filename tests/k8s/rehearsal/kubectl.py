@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
 from state import fail, flag, main, take, take_all, world
 
 CLUSTER_SCOPED = {
@@ -44,6 +43,8 @@ def api_known(cluster: dict[str, Any], api_version: str, kind: str) -> bool:
 
 
 def apply(cluster: dict[str, Any], text: str, namespace: str | None) -> str:
+    import yaml  # here, not at the top: a stand-in starts on every call
+
     lines = []
     for doc in yaml.safe_load_all(text):
         if not doc:
@@ -67,6 +68,8 @@ def apply(cluster: dict[str, Any], text: str, namespace: str | None) -> str:
 
 
 def create_secret(cluster: dict[str, Any], args: list[str], namespace: str) -> str:
+    import yaml  # here, not at the top: a stand-in starts on every call
+
     dry_client = take(args, "--dry-run") == "client"
     output = take(args, "-o", "--output")
     data: dict[str, str] = {}
@@ -136,6 +139,8 @@ def handle(args: list[str], extra: dict[str, Any]) -> str | None:
                 fail("stand-in: kubectl api-resources only with -o name")
             return "\n".join(sorted(cluster["resources"]))
         if verb == "apply":
+            import yaml  # here, not at the top: a stand-in starts on every call
+
             source = take(rest, "-f", "--filename")
             if source is None or rest:
                 fail(f"stand-in: unsupported kubectl apply {' '.join(rest)}")
