@@ -42,17 +42,21 @@ def conditional(etag: str, build: Callable[[], Response], headers: Callable[[Res
 
 
 class RenderedPages:
-    """The listing's item dicts and ETag per (state version, query); holds the current version's pages only."""
+    """The listing's serialized items and ETag per (state version, query); holds the current version's only.
 
-    def __init__(self, max_entries: int = 256) -> None:
+    Encoding 200 containers (~100 KB of JSON) is most of a listing's cost; a repeated listing of an
+    unchanged inventory reuses the encoded items and only adds its own ``client_ip``.
+    """
+
+    def __init__(self, dumps: Callable[[Any], str], max_entries: int = 256) -> None:
+        self._dumps = dumps
         self._lock = threading.Lock()
         self._version: Hashable = None
-        self._pages: OrderedDict[Hashable, tuple[list[dict[str, Any]], str]] = OrderedDict()
+        self._pages: OrderedDict[Hashable, tuple[str, str]] = OrderedDict()
         self._max = max_entries
 
-    def get(
-        self, version: Hashable, query: Hashable, items: list[Container], meta: dict[str, Any]
-    ) -> tuple[list[dict[str, Any]], str]:
+    def body(self, version: Hashable, query: Hashable, items: list[Container], meta: dict[str, Any]) -> tuple[str, str]:
+        """(JSON of {"items": [...], **meta} without its closing brace, ETag)."""
         with self._lock:
             if version != self._version:
                 self._pages.clear()
@@ -61,8 +65,8 @@ class RenderedPages:
             if found is not None:
                 self._pages.move_to_end(query)
                 return found
-        dicts = [c.to_dict() for c in items]
-        rendered = (dicts, content_etag({"items": dicts, **meta}))
+        text = self._dumps({"items": [c.to_dict() for c in items], **meta})
+        rendered = (text[:-1], hashlib.sha256(text.encode()).hexdigest()[:32])
         with self._lock:
             if version == self._version:
                 self._pages[query] = rendered

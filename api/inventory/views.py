@@ -48,8 +48,14 @@ def list_containers() -> Response:
     svc = _service()
     page = svc.page(q)
     meta = {"count": len(page.items), "total": page.total, "next_cursor": page.next_cursor, "backend": svc.backend.name}
-    items, etag = current_app.extensions["pages"].get(page.version, q.key(), page.items, meta)
-    return conditional(etag, lambda: jsonify({"items": items, **meta, "client_ip": request.remote_addr}), _cacheable)
+    head, etag = current_app.extensions["pages"].body(page.version, q.key(), page.items, meta)
+
+    def full() -> Response:
+        # The encoded page is shared; only the caller's address is added per request.
+        body = f'{head},"client_ip":{current_app.json.dumps(request.remote_addr)}}}\n'
+        return current_app.response_class(body, mimetype="application/json")
+
+    return conditional(etag, full, _cacheable)
 
 
 @api.get("/containers/<path:ref>")

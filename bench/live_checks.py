@@ -1,0 +1,109 @@
+"""Bench parts for the live inventory: freshness under caching, the 1,000-container run, worker memory."""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import time
+from typing import Any
+
+import docker
+import requests
+
+from tests.support.stack import Stack
+
+FRESH_LABEL = "org.container-inventory.bench-fresh"
+
+WORKER_MEMORY = r"""
+import json, os
+out = []
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        status = open(f"/proc/{pid}/status").read()
+        cmdline = open(f"/proc/{pid}/cmdline").read()
+    except OSError:
+        continue
+    if "gunicorn" in cmdline:
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        out.append({"pid": int(pid), "ppid": int(fields["PPid"]), "rss_kb": int(fields["VmRSS"].split()[0])})
+print(json.dumps(out))
+"""
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(pct / 100 * len(ordered)) - 1)]
+
+
+def freshness(client: docker.DockerClient, stack: Stack, run: Any, changes: int = 50) -> dict[str, float]:
+    """Alternately start a new container and stop it; time until the anonymous (micro-cached) listing shows it."""
+    url = f"{stack.url}/api/containers?all=true&label={FRESH_LABEL}"
+    session = requests.Session()
+
+    def state_of(cid: str) -> str | None:
+        resp = session.get(url, timeout=5)
+        if resp.status_code != 200:
+            return None
+        return {c["id"]: c["state"] for c in resp.json()["items"]}.get(cid)
+
+    delays: list[float] = []
+    current = None
+    for i in range(changes):
+        if i % 2 == 0:
+            current = run({FRESH_LABEL: "1"})
+            want = "running"
+        else:
+            current.stop(timeout=0)
+            want = "exited"
+        start = time.monotonic()
+        while state_of(current.id) != want:
+            if time.monotonic() - start > 15:
+                raise RuntimeError(f"change {i} ({want}) not visible after 15 s")
+            time.sleep(0.01)
+        delays.append(time.monotonic() - start)
+    return {
+        "p50": statistics.median(delays),
+        "p95": percentile(delays, 95),
+        "max": max(delays),
+        "n": len(delays),
+    }
+
+
+def api_ids(stack: Stack, label: str) -> set[str]:
+    """Every container id the API lists for a label, following the cursor (micro-cache bypassed)."""
+    ids: set[str] = set()
+    cursor = None
+    while True:
+        params = {"all": "true", "limit": 1000, "label": label, **({"cursor": cursor} if cursor else {})}
+        resp = stack.get("/api/containers", params=params, headers={"Authorization": "Bearer bench"}, timeout=30)
+        resp.raise_for_status()
+        body = resp.json()
+        ids |= {c["id"] for c in body["items"]}
+        cursor = body["next_cursor"]
+        if not cursor:
+            return ids
+
+
+def listing_matches_engine(client: docker.DockerClient, stack: Stack, label: str, timeout: float = 300) -> float:
+    """Seconds until the API lists exactly the engine's containers with ``label`` (raises if it never does)."""
+    start = time.monotonic()
+    engine: set[str] = set()
+    while time.monotonic() - start < timeout:
+        engine = {c["Id"] for c in client.api.containers(all=True, filters={"label": label})}
+        try:
+            if api_ids(stack, label) == engine:
+                return time.monotonic() - start
+        except requests.RequestException:
+            pass
+        time.sleep(1)
+    raise RuntimeError(f"the API never listed the {len(engine)} containers labelled {label}")
+
+
+def worker_memory_mb(stack: Stack) -> list[float]:
+    """Resident memory of each gunicorn worker (not the master) in the flask-api container, MB."""
+    _, out = stack.container("flask-api").exec_run(["python3", "-c", WORKER_MEMORY])
+    procs = json.loads(out.decode().strip().splitlines()[-1])
+    master = min(p["pid"] for p in procs)
+    return [p["rss_kb"] / 1024 for p in procs if p["ppid"] == master]
