@@ -41,6 +41,9 @@ log = logging.getLogger("inventory.live")
 
 NOT_SYNCED_YET = "inventory state not synced yet"
 MIN_BACKOFF, MAX_BACKOFF = 0.1, 5.0
+# Engine calls of the background thread (resync, per-event reads) may take this long: no request waits on
+# them, and a busy engine answering slowly is not an outage (a closed stream is noticed at once anyway).
+LIVE_CALL_TIMEOUT = 10.0
 DEADLINE_SLACK = 0.2  # on top of the engine timeout for one whole bounded call (DNS, connect, read)
 
 
@@ -193,6 +196,7 @@ class DockerLiveState(EngineState):
 
     def __init__(self, backend: Any, settings: Settings) -> None:
         super().__init__(backend, settings)
+        backend.call_timeout = max(settings.engine_timeout, LIVE_CALL_TIMEOUT)
         self._interval = settings.live_resync_interval
         self._lock = threading.Lock()
         self._stop = threading.Event()

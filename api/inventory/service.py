@@ -6,6 +6,8 @@ import dataclasses
 import time
 from collections import Counter
 from collections.abc import Hashable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +40,7 @@ class InventoryService:
         self.live = live or make_live_state(backend, settings)
         # Engine identity for /readyz: one engine call per minute at most, and optional.
         self._engine_info: TTLCache[dict[str, Any]] = TTLCache("ping", 60.0)
+        self._ping_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ping")
 
     def start(self) -> None:
         """Start following the backend now (gunicorn workers call this after the fork)."""
@@ -61,10 +64,11 @@ class InventoryService:
     def ping(self) -> dict[str, Any]:
         """Readiness: the live state is synced (plus the engine identity, cached)."""
         snap = self.state()
+        future = self._ping_pool.submit(self._engine_info.get, "ping", self.backend.ping)
         try:
-            engine = self._engine_info.get("ping", self.backend.ping)
-        except BackendUnavailable:
-            engine = {"engine": self.backend.name}
+            engine = future.result(timeout=self.settings.engine_timeout)
+        except (BackendUnavailable, FutureTimeout):
+            engine = {"engine": self.backend.name}  # readiness is the sync; the identity is a bonus
         return {
             **engine,
             "state_version": snap.version,

@@ -240,6 +240,9 @@ class DockerBackend:
         self._client: docker.APIClient | None = None
         self._lock = threading.Lock()
         self._events: Any = None  # the open event-stream response, so close_events() can unblock its reader
+        # Seconds per engine call. The live state raises it: its calls run in a background thread, not in a
+        # request, and a slow answer on a busy engine should not flip the whole inventory to unsynced.
+        self.call_timeout = settings.engine_timeout
 
     def _api(self) -> docker.APIClient:
         # Built lazily: version="auto" asks the engine, which may be down at startup.
@@ -250,7 +253,7 @@ class DockerBackend:
                     self._client = docker.APIClient(
                         base_url=self._settings.docker_host,
                         version="auto",
-                        timeout=self._settings.engine_timeout,
+                        timeout=self.call_timeout,
                         # Mutual TLS to a socket proxy: verify it against our CA, present our certificate.
                         tls=TLSConfig(client_cert=(tls.cert, tls.key), ca_cert=tls.ca, verify=True) if tls else False,
                     )
@@ -294,7 +297,7 @@ class DockerBackend:
         url = f"{api.base_url}/v{api.api_version}/events"
         params = {"since": f"{since:.9f}", "filters": json.dumps({"type": ["container"]})}
         try:
-            resp = api.get(url, params=params, stream=True, timeout=(self._settings.engine_timeout, idle_timeout))
+            resp = api.get(url, params=params, stream=True, timeout=(self.call_timeout, idle_timeout))
         except _ERRORS as exc:
             raise BackendUnavailable(f"docker event stream unreachable: {exc.__class__.__name__}") from exc
         if resp.status_code != 200:
