@@ -354,6 +354,14 @@ def _second_kps(tmp: Path, root: Path) -> None:
 
 
 @mutation(
+    "kube-prometheus-stack-without-our-values",
+    ("deploy/monitoring/scripts/monitoring-up.sh", '"${VALUES[@]}" --atomic', "--atomic"),
+)
+def _chart_defaults(tmp: Path, root: Path) -> None:
+    check_minikube_first_run(minikube_up(tmp, root))
+
+
+@mutation(
     "images-not-loaded-into-minikube",
     ("deploy/scripts/deploy.sh", 'run minikube --profile "$PROFILE" image load "$image"', "true"),
 )
