@@ -16,6 +16,7 @@ STATEFUL = {
     "grafana": ("monitoring", "app.kubernetes.io/name", "grafana", "fs"),
     "opensearch": ("logging", "app.kubernetes.io/name", "opensearch", "snapshot"),
     "jenkins-home": ("jenkins", "app.kubernetes.io/component", "jenkins-controller", "fs"),
+    "history-db": ("container-inventory", "app.kubernetes.io/name", "recorder", "fs"),
 }
 CRON_RANGES = [(0, 59), (0, 23), (1, 31), (1, 12), (0, 7)]
 
