@@ -316,3 +316,6 @@ def report(rows: list, fresh: dict, big: dict, sizes: dict, ready: list[float]) 
 
 if __name__ == "__main__":
     main()
+    from history_bench import main as history_main  # /api/changes with 100k rows, SQLite and PostgreSQL
+
+    history_main()
