@@ -122,6 +122,24 @@ def _evaluate(path: Path, context: dict[str, Any], tmp: Path) -> dict[str, Any]:
     return json.loads(proc.stdout)
 
 
+def use_cluster_world(ws: Path, world: dict[str, Any]) -> None:
+    """Deploys talk to a cluster: kubectl, helm and minikube become the cluster stand-ins of tests/k8s/rehearsal
+    (one shared model of the world: namespaces, CRDs, releases, what the registry holds), with `world` as the state.
+    docker stays this suite's stand-in (it knows what the build jobs pushed)."""
+    from tests.k8s.rehearsal import HERE as K8S_STANDINS
+    from tests.k8s.rehearsal import TOOLS
+
+    bin_dir = ws / ".rehearsal" / "bin"
+    for tool in ("kubectl", "helm", "minikube"):
+        script, *args = TOOLS[tool].split()
+        (bin_dir / tool).unlink()
+        (bin_dir / tool).write_text(
+            f'#!/bin/sh\nexec "{sys.executable}" "{K8S_STANDINS / script}" {" ".join(args)} "$@"\n'
+        )
+        (bin_dir / tool).chmod(0o755)
+    (ws / ".rehearsal" / "world.json").write_text(json.dumps(world))
+
+
 def rehearse(
     job: str,
     ws: Path,
@@ -162,6 +180,8 @@ def rehearse(
         "REHEARSAL_REAL_HELM": str(ROOT / ".venv-k8s" / "bin" / "helm"),
         "REHEARSAL_HEAVY": " ".join(sorted(HEAVY)),
         "DOCKER": str(ws / ".rehearsal" / "bin" / "docker"),
+        "REHEARSAL_STATE": str(ws / ".rehearsal" / "world.json"),
+        "PYTHONDONTWRITEBYTECODE": "1",
         "JAVA_HOME": groovy_env()["JAVA_HOME"],
         **jenkins_env,
         # Jenkins exports every parameter to the environment of sh steps, empty ones as empty strings.

@@ -158,6 +158,34 @@ def test_make_target_extraction_sees_every_stage() -> None:
     assert {"lint", "helm-lint", "unit", "images", "scan", "push", "down"} <= make_targets(text)
 
 
+def reached(start: list[str]) -> set[str]:
+    """Every target `make <start>` runs: prerequisites and recursive `$(MAKE) ... target` calls."""
+    prereqs, recipes = make_database()
+    closure: set[str] = set()
+    todo = list(start)
+    while todo:
+        t = todo.pop()
+        if t in closure:
+            continue
+        closure.add(t)
+        todo += prereqs.get(t, [])
+        for line in recipes.get(t, []):
+            for m in re.finditer(r"\$\(MAKE\)((?:\s+[^\s;&|]+)+)", line):
+                todo += [tok for tok in m.group(1).split() if "=" not in tok and not tok.startswith(("-", "$"))]
+    return closure
+
+
+def test_build_pipeline_runs_every_gate() -> None:
+    """The build pipeline reaches every make target that runs a gate (the config scanners, the posture gate
+    `inventory-scan` of issue 10 wherever it is wired): a gate CI runs but Jenkins skips would let a build ship."""
+    _, recipes = make_database()
+    build = reached(sorted(make_targets((ROOT / "jenkins/pipelines/build.Jenkinsfile").read_text())))
+    assert {"scan-config", "scan-images"} <= build
+    gates = {t for t, lines in recipes.items() if any("inventory-scan" in ln or "scan/scan.py" in ln for ln in lines)}
+    assert gates, "no gate target found: the recipe scan is broken"
+    assert gates <= build, f"gates the build pipeline never runs: {sorted(gates - build)}"
+
+
 @pytest.mark.parametrize("jf", JENKINSFILES, ids=lambda p: p.name)
 def test_every_make_target_exists_and_is_exercised(jf) -> None:
     prereqs, recipes = make_database()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from cicd_helpers import ROOT
-from rehearsal import SECRET, Run, rehearse, workspace
+from rehearsal import SECRET, Run, rehearse, use_cluster_world, workspace
 
 VERSION = (ROOT / "VERSION").read_text().strip()
 VALUES = (ROOT / "deploy/helm/container-inventory/values.yaml").read_text()
@@ -165,3 +165,120 @@ def test_mutation_mirror_without_a_chart_version_fails(tmp_path: Path) -> None:
     edit = {"deploy/helm/container-inventory/values.yaml": ('  vault: {tag: "', '  vault: {tag: "", was: "')}
     run = rehearse("mirror-images", workspace(tmp_path, edit))
     assert run.failure and "bad mirror spec" in run.failure
+
+
+# ---- deploy: what the build and mirror jobs pushed, by digest, into a modelled cluster ------------------------
+
+
+@pytest.fixture(scope="module")
+def pushers(builds, checkout: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Workspaces of the last successful build of every job whose digest records deploy copies."""
+    mirror = rehearse("mirror-images", fresh(checkout, tmp_path_factory.mktemp("mirror")))
+    assert_clean(mirror)
+    for run in builds.values():
+        assert_clean(run)
+    return {"mirror-images": mirror.workspace, **{job: run.workspace for job, run in builds.items()}}
+
+
+def registry_holds(workspaces: list[Path]) -> list[str]:
+    """Every reference a registry serves after the recorded pushes: repo:tag, repo@digest, repo:tag@digest."""
+    refs = []
+    for ws in workspaces:
+        for record in (ws / "reports/images").glob("*.json"):
+            for entry in json.loads(record.read_text()).values():
+                repo, digest = entry["repository"], entry["digest"]
+                for tag in {entry["tag"], VERSION}:
+                    refs += [f"{repo}:{tag}", f"{repo}:{tag}@{digest}"]
+                refs.append(f"{repo}@{digest}")
+    return refs
+
+
+def cluster(context: str, registry: list[str]) -> dict:
+    """A shared cluster as docs/KUBERNETES.md expects it before the first deploy: operators installed by the
+    platform team, the release namespace and its API token Secret; its registry holds exactly what was pushed."""
+    from tests.k8s.rehearsal.state import new_cluster, new_world
+
+    world = new_world()
+    c = new_cluster(
+        ["default", "kube-system", "kube-public", "kube-node-lease", "ingress-nginx", "monitoring"], platform=True
+    )
+    c["namespaces"]["container-inventory"] = {}
+    c["secrets"] = {"container-inventory/inventory-api-token": ["token"]}
+    for ns, name, chart in (("keda", "keda", "keda"), ("monitoring", "kps", "kube-prometheus-stack")):
+        c["namespaces"].setdefault(ns, {})
+        c["releases"][f"{ns}/{name}"] = {"chart_name": chart, "revision": 1}
+    c["namespaces"].setdefault("kyverno", {})
+    c["releases"]["kyverno/kyverno"] = {"chart_name": "kyverno", "revision": 1}
+    c["registry"] = registry
+    world["contexts"][context] = c
+    world["current_context"] = context
+    return world
+
+
+def deploy(pushers: dict[str, Path], checkout: Path, tmp: Path, env: str, path: Path | None = None) -> Run:
+    ws = fresh(checkout, tmp)
+    use_cluster_world(ws, cluster(env, registry_holds(list(pushers.values()))))
+    return rehearse("deploy", ws, params={"ENV": env}, artifacts=pushers, path=path)
+
+
+def our_release(run: Run) -> dict:
+    ups = [c for c in run.calls("helm") if "upgrade" in c["argv"] and c.get("rc") == 0 and "release" in c]
+    ours = [c["release"] for c in ups if c["release"]["chart"].endswith("deploy/helm/container-inventory")]
+    assert len(ours) == 1, [c["argv"] for c in run.calls("helm")]
+    return ours[0]
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_deploy_job_runs_what_the_jobs_pushed(pushers, checkout: Path, tmp_path: Path, env: str) -> None:
+    """Issue 9 items 2, 3, 8: deploy with Jenkins' defaults (IMAGE_TAG empty) installs the images the build and
+    mirror jobs pushed, from the registry the chart pulls from (the modelled registry holds nothing else); prod by
+    digest, after the approval."""
+    run = deploy(pushers, checkout, tmp_path, env)
+    assert run.params == {"ENV": env, "IMAGE_TAG": ""}
+    assert_clean(run)
+    assert bool(run.approvals) == (env == "prod"), run.approvals
+    (make_deploy,) = [c for c in run.calls("make") if c["argv"][0] == "deploy"]
+    assert "IMAGES_FILE=reports/images.json" in make_deploy["argv"]
+    recorded = json.loads((run.workspace / "reports/images.json").read_text())
+    assert set(recorded) == {"flask-api", "socket-proxy", "nginx-proxy", "inventory-nginx-exporter", "vault"}
+    images = [i["image"] for i in our_release(run)["images"] if not i["hook"]]
+    assert images, "the release runs no image"
+    for image in images:
+        ref, _, digest = image.partition("@")
+        name = ref.rsplit("/", 1)[1].split(":")[0]
+        assert ref.startswith(f"{REGISTRY}/{name}"), image
+        if env == "prod":
+            assert digest == recorded[name]["digest"], f"prod must run {name} by the pushed digest: {image}"
+
+
+def test_mutation_deploy_without_the_images_file_is_refused_in_prod(pushers, checkout: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "deploy.Jenkinsfile"
+    text = (ROOT / "jenkins/pipelines/deploy.Jenkinsfile").read_text()
+    bad.write_text(text.replace(" IMAGES_FILE=reports/images.json'", "'"))
+    run = deploy(pushers, checkout, tmp_path, "prod", path=bad)
+    assert run.failure and "digest" in run.failure
+
+
+def test_mutation_deploy_without_the_confirmation_is_refused_in_prod(pushers, checkout: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "deploy.Jenkinsfile"
+    text = (ROOT / "jenkins/pipelines/deploy.Jenkinsfile").read_text()
+    bad.write_text(text.replace("params.ENV == 'prod' ? 'yes' : ''", "''"))
+    run = deploy(pushers, checkout, tmp_path, "prod", path=bad)
+    assert run.failure and "confirm" in run.failure.lower()
+    assert not [c for c in run.calls("helm") if "upgrade" in c["argv"]]
+
+
+def test_mutation_pushing_elsewhere_than_the_chart_pulls_from_fails_the_deploy(
+    builds, checkout: Path, tmp_path: Path
+) -> None:
+    """Issue 9 item 3: images pushed to one registry, pulled from another. The push registry of this mutant is not
+    the chart's: the deploy of what it pushed must fail (nothing the chart pulls exists)."""
+    anchor = "override PUSH_REGISTRY := $(shell"
+    edit = {"mk/cicd.mk": (anchor, anchor.replace("$(shell", "docker.io/elsewhere#$(shell"))}
+    elsewhere = rehearse("build-flask-api", workspace(tmp_path / "b", edit))
+    assert_clean(elsewhere)
+    pushers = {"build-flask-api": elsewhere.workspace, "build-nginx-proxy": builds["build-nginx-proxy"].workspace}
+    mirror = rehearse("mirror-images", workspace(tmp_path / "m"))
+    pushers["mirror-images"] = mirror.workspace
+    run = deploy(pushers, checkout, tmp_path / "d", "dev")
+    assert run.failure, "a deploy of images the chart's registry does not hold must fail"
