@@ -50,11 +50,16 @@ TEST_TARGETS :=
 help: ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-venv: $(VENV)/.stamp ## create the tool venv (.venv) from the hash-locked requirements
+venv: $(VENV)/.stamp $(VENV)/.api-stamp ## create the tool venv (.venv) from the hash-locked requirements
 $(VENV)/.stamp: tools/requirements-dev.txt
 	@echo "==> tool venv: $(VENV)"
 	@[ -x $(VENV)/bin/python ] || python3 -m venv $(VENV)
 	@$(PY) -m pip install -q --require-hashes -r tools/requirements-dev.txt
+	@touch $@
+
+# The API package itself (editable): its console scripts (inventory-scan) land in .venv/bin.
+$(VENV)/.api-stamp: api/pyproject.toml $(VENV)/.stamp
+	@$(PY) -m pip install -q --no-deps --no-build-isolation --no-index -e $(ROOT)/api
 	@touch $@
 
 lint: venv $(LINT_TARGETS) ## ruff, hadolint, shellcheck, yamllint, bandit, detect-secrets

@@ -53,7 +53,7 @@ lint-k8s: k8s-tools ## generated policies current, scripts shellcheck clean
 	@echo "==> admission policies up to date"; $(K8S_BIN)/python deploy/policies/generate.py --check
 	@echo "==> shellcheck deploy/scripts, deploy/monitoring/scripts"; shellcheck -x deploy/scripts/*.sh deploy/monitoring/scripts/*.sh
 
-test-k8s: k8s-tools images helm-lint ## chart + policy + parity + script tests (tests/k8s)
+test-k8s: venv k8s-tools images helm-lint ## chart + policy + parity + script tests (tests/k8s)
 	@echo "==> k8s suite (tests/k8s) with .venv-k8s"
 	@mkdir -p reports
 	@PATH="$(K8S_BIN):$$PATH" $(K8S_BIN)/python -m pytest -q -p no:cacheprovider tests/k8s --junitxml=reports/k8s.xml

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .fleet.config import SourceConfig, TLSFiles
+    from .posture.waivers import WaiverPolicy
 
 
 class ConfigError(ValueError):
@@ -54,6 +55,9 @@ class Settings:
     ui_secret_key_file: str = ""
     ui_cookie_secure: str = "auto"
     ui_session_hours: float = 8.0
+    # Posture waivers: the file (WAIVER_FILE, validated at startup) and whether self-waivers may count.
+    waiver_file: str = ""
+    waivers: WaiverPolicy | None = None  # load_settings always fills it
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -124,6 +128,19 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             sources = (source_from_env(env, backend, docker_host, timeout),)
     except SourcesError as exc:
         raise ConfigError(str(exc)) from None
+    from .posture.catalog import catalog
+    from .posture.waivers import WaiverFileError, WaiverPolicy, load_waiver_file
+
+    waiver_file = env.get("WAIVER_FILE", "").strip()
+    allow_self = _bool(env, "ALLOW_SELF_WAIVERS", False)
+    try:
+        waivers = (
+            load_waiver_file(waiver_file, {r.id for r in catalog().rules}, allow_self)
+            if waiver_file
+            else WaiverPolicy((), allow_self)
+        )
+    except WaiverFileError as exc:
+        raise ConfigError(str(exc)) from None
     cookie_secure = env.get("UI_COOKIE_SECURE", "auto").strip().lower() or "auto"
     if cookie_secure not in UI_COOKIE_SECURE:
         raise ConfigError(f"UI_COOKIE_SECURE={cookie_secure!r} is not one of {', '.join(UI_COOKIE_SECURE)}")
@@ -131,6 +148,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         backend=backend,
         docker_host=docker_host,
         engine_timeout=timeout,
+        waiver_file=waiver_file,
+        waivers=waivers,
         cache_ttl=_float(env, "CACHE_TTL", 2.0),
         live_resync_interval=_float(env, "LIVE_RESYNC_INTERVAL", 60.0, minimum=1.0),
         api_token_file=token_file,

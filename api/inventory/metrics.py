@@ -90,6 +90,7 @@ class InventoryCollector(Collector):
         up = GaugeMetricFamily("inventory_backend_up", "1 if the container backend answers", labels=["backend"])
         up.add_metric([self._build["backend"]], 1 if snap["up"] else 0)
         yield up
+        yield from _waiver_metrics(snap)
         if not snap["up"]:
             return
         states = GaugeMetricFamily("inventory_containers", "Containers by state", labels=["state"])
@@ -104,6 +105,37 @@ class InventoryCollector(Collector):
         for (rule, severity), count in sorted(snap["findings"].items()):
             findings.add_metric([rule, severity], count)
         yield findings
+        if "score" in snap:
+            score = GaugeMetricFamily(
+                "inventory_posture_score",
+                "Posture score of the host/cluster (0-100, mean of the running containers' scores; waived excluded)",
+                labels=["grade"],
+            )
+            score.add_metric([snap["grade"]], snap["score"])
+            yield score
+            per = GaugeMetricFamily(
+                "inventory_posture_container_score", "Posture score of each running container (0-100)", labels=["name"]
+            )
+            for name, value in sorted(snap["container_scores"].items()):
+                per.add_metric([name], value)
+            yield per
+
+
+def _waiver_metrics(snap: dict) -> Iterator[GaugeMetricFamily]:
+    """Waiver file health: exported whether or not the backend answers (it is configuration)."""
+    if "waivers_expiring" not in snap:
+        return
+    expiring = GaugeMetricFamily(
+        "inventory_posture_waivers_expiring",
+        "Waivers from the waiver file that are still valid and expire within 14 days",
+        labels=["rule", "owner"],
+    )
+    for (rule, owner), count in sorted(snap["waivers_expiring"].items()):
+        expiring.add_metric([rule, owner], count)
+    yield expiring
+    expired = GaugeMetricFamily("inventory_posture_waivers_expired", "Waivers from the waiver file that have expired")
+    expired.add_metric([], snap["waivers_expired"])
+    yield expired
 
 
 def render(extra: Collector | None) -> bytes:

@@ -105,6 +105,7 @@ SCHEMAS: dict[str, Any] = {
             "references": REFERENCES,
             "waived": BOOL,
             "waiver": {"oneOf": [{"type": "null"}, _ref("Waiver")]},
+            "expired_waiver": {"oneOf": [{"type": "null"}, _ref("Waiver")]},
             "fingerprint": STR,
         }
     ),
@@ -133,6 +134,13 @@ SCHEMAS: dict[str, Any] = {
         }
     ),
     "Totals": TOTALS,
+    "RuleList": _obj(
+        {
+            "rules": {"type": "array", "items": _ref("Rule")},
+            "count": {"type": "integer", "minimum": 0},
+            "weights": {"type": "object"},
+        }
+    ),
     "ContainerList": _obj(
         {
             "items": {"type": "array", "items": _ref("Container")},
@@ -236,6 +244,18 @@ def _tagged(schema_name: str, description: str) -> dict[str, dict[str, Any]]:
 
 
 ALL = _q("all", {"type": "string", "enum": ["true", "false"]}, "Include stopped containers")
+FORMAT = _q(
+    "format", {"type": "string", "enum": ["json", "sarif", "junit"]}, "Report format (default: by Accept, JSON)"
+)
+
+
+def _posture_responses() -> dict[str, dict[str, Any]]:
+    tagged = _tagged("Posture", "Findings per container, totals and scores")
+    tagged["200"]["content"]["application/sarif+json"] = {
+        "schema": {"type": "object", "required": ["version", "runs"], "properties": {"version": {"const": "2.1.0"}}}
+    }
+    tagged["200"]["content"]["application/xml"] = {"schema": {"type": "string", "description": "JUnit XML"}}
+    return tagged
 
 
 def spec(version: str) -> dict[str, Any]:
@@ -311,13 +331,22 @@ def spec(version: str) -> dict[str, Any]:
             "/api/posture": {
                 "get": {
                     "operationId": "getPosture",
+                    "description": "Findings per container, totals, scores. JSON by default; SARIF 2.1.0 or JUnit XML "
+                    "with format=sarif|junit or Accept: application/sarif+json | application/xml.",
                     "security": [{}, {"bearer": []}],
-                    "parameters": [ALL, IF_NONE_MATCH],
+                    "parameters": [ALL, FORMAT, IF_NONE_MATCH],
                     "responses": {
-                        **_tagged("Posture", "Findings per container and totals by severity"),
+                        **_posture_responses(),
                         "400": _problem("A query parameter is invalid"),
                         **_AUTH_ERRORS,
                     },
+                }
+            },
+            "/api/rules": {
+                "get": {
+                    "operationId": "listRules",
+                    "security": [{}, {"bearer": []}],
+                    "responses": {"200": _json("RuleList", "The posture rule catalog"), **_AUTH_ERRORS},
                 }
             },
             "/api/version": {

@@ -9,14 +9,18 @@ from collections.abc import Hashable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from .backends.base import AmbiguousReference, Backend, BackendUnavailable, Container, ContainerDetail, NotFound
 from .cache import TTLCache
 from .config import Settings
 from .live import NOT_SYNCED_YET, LiveState, Snapshot, make_live_state
-from .posture import RULES, ContainerReport, PostureReport, Waiver, evaluate_container, overall_score
+from .posture import ContainerReport, PostureReport, Waiver, WaiverPolicy, build_report, evaluate_container
 from .query import ListQuery
+
+# The waivers-expiring metric (and its alert) look this many days ahead.
+EXPIRY_WARNING_DAYS = 14
 
 
 @dataclass(frozen=True)
@@ -36,7 +40,9 @@ class InventoryService:
         self.backend = backend
         self.settings = settings
         self.source = source
-        self.waivers: list[Waiver] = []
+        policy = settings.waivers or WaiverPolicy()
+        self.waivers: list[Waiver] = list(policy.waivers)  # the waiver file's
+        self.allow_self_waivers = policy.self_waivers
         self.live = live or make_live_state(backend, settings)
         # Engine identity for /readyz: one engine call per minute at most, and optional.
         self._engine_info: TTLCache[dict[str, Any]] = TTLCache("ping", 60.0)
@@ -111,30 +117,46 @@ class InventoryService:
         """Posture of one container (findings with waivers, score)."""
         # The listing carries labels for every backend; inspect may add more.
         merged = dataclasses.replace(container, labels={**container.labels, **detail.container.labels})
-        return evaluate_container(merged, detail.security, self.backend.name, self.source, self.waivers)
+        return evaluate_container(
+            merged,
+            detail.security,
+            self.backend.name,
+            self.source,
+            self.waivers,
+            allow_self_waivers=self.allow_self_waivers,
+        )
 
     def posture(self, include_stopped: bool = False) -> PostureReport:
         snap = self.state()  # one snapshot: containers and details agree
         reports = [self.report(c, snap.details[c.id]) for c in snap.select(include_stopped) if c.id in snap.details]
-        return PostureReport(
-            source=self.source,
-            backend=self.backend.name,
-            containers=reports,
-            rules=tuple(r for r in RULES if r.applies_to(self.backend.name)),
-            score=overall_score([r.score for r in reports]),
-        )
+        return build_report(self.source, self.backend.name, reports, self.waivers)
 
     def snapshot(self) -> dict[str, Any]:
-        """Scrape-time view for metrics: is the state synced, states, findings by rule."""
+        """Scrape-time view for metrics: is the state synced, states, findings by rule, scores, waivers."""
+        today = date.today()
+        expiring: Counter[tuple[str, str]] = Counter(
+            (w.rule, w.owner)
+            for w in self.waivers
+            if not w.expired(today) and (w.expires - today).days < EXPIRY_WARNING_DAYS
+        )
+        waivers = {"waivers_expiring": expiring, "waivers_expired": sum(1 for w in self.waivers if w.expired(today))}
         try:
             everything = self.containers(include_stopped=True)
             report = self.posture(include_stopped=False)
         except BackendUnavailable:
-            return {"up": False}
+            return {"up": False, **waivers}
         findings: Counter[tuple[str, str]] = Counter()
         for f in report.findings:
             if not f.waived:
                 findings[(f.rule, f.severity)] += 1
         for rule in report.rules:  # export zeros so alerts see absent findings as 0, not as no data
             findings.setdefault((rule.id, rule.severity), 0)
-        return {"up": True, "states": Counter(c.state for c in everything), "findings": findings}
+        return {
+            "up": True,
+            "states": Counter(c.state for c in everything),
+            "findings": findings,
+            "score": report.score.value,
+            "grade": report.score.grade,
+            "container_scores": {c.name: c.score.value for c in report.containers},
+            **waivers,
+        }

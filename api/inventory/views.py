@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import platform
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -12,7 +13,9 @@ from .backends.base import BackendUnavailable
 from .conditional import conditional, content_etag
 from .config import Settings
 from .openapi import spec
-from .problems import PROBLEM_JSON, Problem
+from .posture import catalog
+from .posture.formats import FORMATS, to_junit, to_sarif
+from .problems import PROBLEM_JSON, Problem, bad_parameter
 from .query import ListQuery, parse_bool
 from .service import InventoryService
 
@@ -79,20 +82,56 @@ def get_container(ref: str) -> Response:
     return jsonify(body)
 
 
+def _posture_format() -> str:
+    """format= wins; else the Accept header (SARIF / XML); else JSON."""
+    fmt = request.args.get("format")
+    if fmt is not None:
+        if fmt not in FORMATS:
+            raise bad_parameter("format", f"format={fmt!r} is not one of {', '.join(FORMATS)}")
+        return fmt
+    best = request.accept_mimetypes.best_match(
+        ["application/json", "application/sarif+json", "application/xml", "text/xml"], default="application/json"
+    )
+    return {"application/sarif+json": "sarif", "application/xml": "junit", "text/xml": "junit"}.get(best, "json")
+
+
 @api.get("/posture")
 def get_posture() -> Response:
-    unknown = sorted(set(request.args) - {"all"})
+    unknown = sorted(set(request.args) - {"all", "format"})
     if unknown:
         raise Problem(
             400,
             "invalid-parameter",
             "Invalid query parameter",
-            f"unknown query parameter {unknown[0]!r}; allowed: all",
+            f"unknown query parameter {unknown[0]!r}; allowed: all, format",
             parameter=unknown[0],
         )
     include_stopped = parse_bool("all", request.args.get("all"))
-    body = _service().posture(include_stopped).to_dict()
-    return conditional(content_etag(body), lambda: jsonify(body | {"client_ip": request.remote_addr}), _cacheable)
+    fmt = _posture_format()
+    report = _service().posture(include_stopped)
+    body = report.to_dict()
+
+    def build() -> Response:
+        if fmt == "sarif":
+            return Response(json.dumps(to_sarif(report, _settings().version)), mimetype=FORMATS["sarif"])
+        if fmt == "junit":
+            return Response(to_junit(report), mimetype=FORMATS["junit"])
+        return jsonify(body | {"client_ip": request.remote_addr})
+
+    def headers(resp: Response) -> Response:
+        resp = _cacheable(resp)
+        resp.headers["Vary"] = "Authorization, Accept"
+        return resp
+
+    return conditional(content_etag({"format": fmt, "report": body}), build, headers)
+
+
+@api.get("/rules")
+def list_rules() -> Response:
+    """The rule catalog: ids, severities, texts, references, the backends each rule applies to."""
+    rules = catalog().rules
+    body = {"rules": [r.describe() for r in rules], "count": len(rules), "weights": catalog().weights}
+    return _cacheable(jsonify(body))
 
 
 @api.get("/version")

@@ -125,6 +125,8 @@ class Security:
     restart_max_retries: int = 0
     cgroup_parent: str = ""
     network_mode: str = ""
+    # Self-waivers the container declares (label / pod annotation container-inventory.io/waive.<rule>).
+    waiver_requests: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -24,6 +24,7 @@ from requests.exceptions import RequestException
 
 from ..config import Settings
 from ..metrics import track_backend_call
+from ..posture.waivers import waiver_requests
 from .base import (
     BackendUnavailable,
     Container,
@@ -228,6 +229,7 @@ def detail_from_inspect(raw: dict[str, Any]) -> ContainerDetail:
         restart_max_retries=int(restart.get("MaximumRetryCount") or 0),
         cgroup_parent=host.get("CgroupParent") or "",
         network_mode=host.get("NetworkMode") or "",
+        waiver_requests=waiver_requests(dict(config.get("Labels") or {})),
     )
     return ContainerDetail(container=container, security=security)
 

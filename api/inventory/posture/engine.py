@@ -8,8 +8,8 @@ from datetime import date
 from ..backends.base import Container, Security
 from .catalog import Catalog, Rule, catalog
 from .checks import CHECKS
-from .report import ContainerReport, Finding, Score
-from .waivers import Waiver
+from .report import ContainerReport, Finding, PostureReport, Score
+from .waivers import Waiver, self_waivers
 
 
 def violated(security: Security, backend: str, cat: Catalog | None = None) -> list[Rule]:
@@ -36,15 +36,20 @@ def overall_score(scores: Sequence[Score], cat: Catalog | None = None) -> Score:
     return Score(value, grade(value, cat))
 
 
-def match_waiver(rule: str, container: Container, waivers: Sequence[Waiver], today: date) -> Waiver | None:
+def match_waiver(
+    rule: str, container: Container, waivers: Sequence[Waiver], today: date
+) -> tuple[Waiver | None, Waiver | None]:
+    """(the valid waiver that applies, else None; an expired one that would have applied, else None)."""
+    expired = None
     for w in waivers:
-        if (
-            w.rule == rule
-            and not w.expired(today)
-            and w.target.matches(container.name, container.image, container.namespace, container.labels)
+        if w.rule != rule or not w.target.matches(
+            container.name, container.image, container.namespace, container.labels
         ):
-            return w
-    return None
+            continue
+        if not w.expired(today):
+            return w, None
+        expired = expired or w
+    return None, expired
 
 
 def evaluate_container(
@@ -54,8 +59,15 @@ def evaluate_container(
     source: str = "local",
     waivers: Sequence[Waiver] = (),
     today: date | None = None,
+    allow_self_waivers: bool = False,
 ) -> ContainerReport:
+    """Findings (waivers applied), score. Self-waivers count only when ``allow_self_waivers``."""
     today = today or date.today()
+    cat = catalog()
+    if allow_self_waivers and security.waiver_requests:
+        origin = "annotation" if backend == "kubernetes" else "label"
+        waivers = [*waivers, *self_waivers(security.waiver_requests, set(cat.by_id), origin)]
+    matched = {r.id: match_waiver(r.id, container, waivers, today) for r in violated(security, backend, cat)}
     findings = [
         Finding(
             rule=r.id,
@@ -67,9 +79,10 @@ def evaluate_container(
             target=container.name,
             container_id=container.id,
             image=container.image,
-            waiver=match_waiver(r.id, container, waivers, today),
+            waiver=matched[r.id][0],
+            expired_waiver=matched[r.id][1],
         )
-        for r in violated(security, backend)
+        for r in violated(security, backend, cat)
     ]
     return ContainerReport(
         id=container.id,
@@ -80,4 +93,28 @@ def evaluate_container(
         namespace=container.namespace,
         findings=findings,
         score=container_score(findings),
+    )
+
+
+def build_report(
+    source: str,
+    backend: str,
+    reports: list[ContainerReport],
+    waivers: Sequence[Waiver] = (),
+    today: date | None = None,
+) -> PostureReport:
+    """The host/cluster report: containers, overall score, and every expired waiver (file or self-declared)."""
+    today = today or date.today()
+    expired: list[Waiver] = [w for w in waivers if w.expired(today)]
+    for r in reports:
+        for f in r.findings:
+            if f.expired_waiver is not None and f.expired_waiver not in expired:
+                expired.append(f.expired_waiver)
+    return PostureReport(
+        source=source,
+        backend=backend,
+        containers=reports,
+        rules=tuple(r for r in catalog().rules if r.applies_to(backend)),
+        score=overall_score([r.score for r in reports]),
+        expired_waivers=expired,
     )

@@ -28,6 +28,7 @@ class Finding:
     container_id: str
     image: str
     waiver: Waiver | None = None
+    expired_waiver: Waiver | None = None  # a matching waiver that has expired (reported, not applied)
 
     @property
     def waived(self) -> bool:
@@ -49,6 +50,7 @@ class Finding:
             "references": self.references,
             "waived": self.waived,
             "waiver": self.waiver.to_dict() if self.waiver else None,
+            "expired_waiver": self.expired_waiver.to_dict() if self.expired_waiver else None,
             "fingerprint": self.fingerprint,
         }
 
