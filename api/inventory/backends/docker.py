@@ -221,7 +221,8 @@ def detail_from_inspect(raw: dict[str, Any]) -> ContainerDetail:
         apparmor=apparmor,
         selinux_disabled=selinux_disabled,
         selinux_options=selinux_options,
-        proc_mount_unmasked="unconfined" in (opts.get("systempaths") or []),
+        # systempaths=unconfined is not kept in SecurityOpt: the engine empties MaskedPaths instead.
+        proc_mount_unmasked="unconfined" in (opts.get("systempaths") or []) or host.get("MaskedPaths") == [],
         sysctls=sorted(host.get("Sysctls") or {}),
         cpu_shares=host.get("CpuShares") or None,
         pids_limit=host.get("PidsLimit") or None,

@@ -6,6 +6,7 @@ suppressions and JUnit skips, so CI tools neither fail on them nor lose them.
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET  # nosec B405 - builds XML, never parses input
 from typing import Any
 
@@ -38,7 +39,7 @@ def _sarif_rule(rule: Rule) -> dict[str, Any]:
     refs = _references_text(rule.references)
     return {
         "id": rule.id,
-        "name": "".join(part.capitalize() for part in rule.id.split("-")),
+        "name": "".join(w.capitalize() for w in re.findall(r"[A-Za-z0-9]+", rule.title)),
         "shortDescription": {"text": rule.title + "."},
         "fullDescription": {"text": rule.rationale},
         "help": {"text": f"{rule.remediation} References: {refs}." if refs else rule.remediation},

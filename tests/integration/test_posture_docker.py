@@ -1,0 +1,85 @@
+"""Posture rules against REAL containers: the catalog's hardened Docker baseline, then one container per
+deviation (one per Docker rule, from the catalog's fixtures), created on the real engine and read back through
+the real Docker backend (inspect -> Security -> checks). The baseline and every `pass` variant must have zero
+findings; every deviation exactly its rule (plus what the catalog says it necessarily breaks too)."""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import docker
+import pytest
+from inventory.backends.docker import DockerBackend
+from inventory.config import load_settings
+from inventory.posture import violated
+from inventory.posture.fixtures import docker_args, docker_cases
+
+RUN = uuid.uuid4().hex[:8]
+BASE_IMAGE = "debian:12.12-slim"
+LABEL = "org.container-inventory.test"
+CASES = docker_cases()
+
+
+@pytest.fixture(scope="module")
+def placeholders(client: docker.DockerClient) -> Iterator[dict[str, str]]:
+    """A user network, a bind source, the base image by id and two tags of it; removed afterwards."""
+    network = client.networks.create(f"invtest-posture-{RUN}", labels={LABEL: f"posture-{RUN}"})
+    image = client.images.get(BASE_IMAGE)
+    repo = f"invtest-posture-{RUN}"
+    image.tag(repo, "latest")
+    image.tag(repo, "1.0")
+    tmp = tempfile.TemporaryDirectory(prefix="invtest-posture-")
+    try:
+        yield {
+            "network": network.name,
+            "image_id": image.id,
+            "image_repo": repo,
+            "image_tag": "1.0",
+            "tmpdir": tmp.name,
+        }
+    finally:
+        for c in client.containers.list(all=True, filters={"label": f"{LABEL}=posture-{RUN}"}):
+            c.remove(force=True)
+        network.remove()
+        for tag in ("latest", "1.0"):
+            client.images.remove(f"{repo}:{tag}", noprune=True)
+        tmp.cleanup()
+
+
+@pytest.fixture(scope="module")
+def created(placeholders: dict[str, str]) -> dict[str, str]:
+    """docker create (the real CLI, the options as a person would type them) -> case id -> container id."""
+    ids = {}
+    for case, _rule, options, _expected in CASES:
+        args, image = docker_args(options, placeholders)
+        cmd = ["docker", "create", "--name", f"invtest-posture-{RUN}-{case}", "--label", f"{LABEL}=posture-{RUN}"]
+        proc = subprocess.run([*cmd, *args, image, "sleep", "3600"], capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, f"{case}: {proc.stderr}"
+        ids[case] = proc.stdout.strip()
+    return ids
+
+
+@pytest.fixture(scope="module")
+def backend() -> DockerBackend:
+    return DockerBackend(load_settings({"DOCKER_HOST": "unix:///var/run/docker.sock", "ENGINE_TIMEOUT": "10"}))
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize(("case", "rule", "options", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_real_container_verdict(case: str, rule: str, options: dict[str, Any], expected: set[str], created, backend):
+    detail = backend.inspect(created[case])
+    assert {r.id for r in violated(detail.security, "docker")} == expected
+
+
+@pytest.mark.docker
+def test_running_baseline_is_clean(client: docker.DockerClient, created, backend):
+    """The hardened baseline also starts and runs as such (not only as a created container)."""
+    container = client.containers.get(created["baseline"])
+    container.start()
+    container.reload()
+    assert container.status == "running"
+    assert {r.id for r in violated(backend.inspect(container.id).security, "docker")} == set()
