@@ -57,9 +57,10 @@ $(VENV)/.stamp: tools/requirements-dev.txt
 	@$(PY) -m pip install -q --require-hashes -r tools/requirements-dev.txt
 	@touch $@
 
-# The API package itself (editable): its console scripts (inventory-scan) land in .venv/bin.
-$(VENV)/.api-stamp: api/pyproject.toml $(VENV)/.stamp
-	@$(PY) -m pip install -q --no-deps --no-build-isolation --no-index -e $(ROOT)/api
+# The API package itself, in develop mode (the code stays in api/): its console scripts (inventory-scan) land
+# in .venv/bin. setup.py develop needs only setuptools (pip's editable mode would also need `wheel`).
+$(VENV)/.api-stamp: api/pyproject.toml api/setup.py $(VENV)/.stamp
+	@cd $(ROOT)/api && $(PY) setup.py -q develop --no-deps >/dev/null 2>&1
 	@touch $@
 
 lint: venv $(LINT_TARGETS) ## ruff, hadolint, shellcheck, yamllint, bandit, detect-secrets

@@ -42,10 +42,28 @@ $(SCAN_VENV)/.stamp: tools/requirements-scan.txt
 
 scan: scan-config scan-images ## all security scans; fails on findings not waived in scan/waivers.yaml
 
-scan-config: venv scan-venv ## hadolint, trivy config, checkov, compose policy on Dockerfiles, chart, compose files
+scan-config: venv scan-venv k8s-tools ## hadolint, trivy config, checkov, compose policy, inventory-scan posture gate on the chart
 	@echo "==> config scan: $(words $(SCAN_DOCKERFILES)) Dockerfile(s), k8s: $(or $(SCAN_K8S),none), compose: $(SCAN_COMPOSE)"
 	@$(SCAN_ENV) $(PY) scan/scan.py config $(addprefix --dockerfile ,$(SCAN_DOCKERFILES)) $(addprefix --k8s ,$(SCAN_K8S)) \
 	  $(addprefix --compose ,$(SCAN_COMPOSE))
+	@$(MAKE) --no-print-directory posture-gate
+
+# The posture catalog as a gate on the rendered chart (every env; prod with placeholder digests, as deploy.sh
+# passes real ones): inventory-scan fails on any unwaived HIGH/CRITICAL finding; SARIF per env in reports/.
+POSTURE_GATE_ENVS ?= minikube dev prod
+POSTURE_FAIL_ON   ?= HIGH
+INVENTORY_SCAN    ?= $(VENV)/bin/inventory-scan
+POSTURE_DIGESTS    = $(foreach img,flask-api nginx-proxy inventory-nginx-exporter vault,--set images.$(img).digest=sha256:$(shell printf '0%.0s' $$(seq 64)))
+.PHONY: posture-gate
+posture-gate: venv k8s-tools ## inventory-scan on the rendered chart of every env (fails at POSTURE_FAIL_ON)
+	@mkdir -p reports
+	@for env in $(POSTURE_GATE_ENVS); do \
+	  echo "==> posture gate: chart values-$$env.yaml (fail on $(POSTURE_FAIL_ON))"; \
+	  $(K8S_BIN)/helm template inv deploy/helm/container-inventory -f deploy/helm/container-inventory/values-$$env.yaml \
+	    $(POSTURE_DIGESTS) > reports/chart-$$env.yaml 2>/dev/null; \
+	  $(INVENTORY_SCAN) manifests reports/chart-$$env.yaml --format sarif -o reports/posture-chart-$$env.sarif; \
+	  $(INVENTORY_SCAN) manifests reports/chart-$$env.yaml --fail-on $(POSTURE_FAIL_ON); \
+	done
 
 scan-images: venv scan-venv images ## trivy vulns (fixable HIGH/CRITICAL), secrets, Dockle, SBOM -> reports/sbom/
 	@echo "==> image scan: $(SCAN_IMAGES)"

@@ -63,3 +63,11 @@ def test_docker_fixtures_cover_every_docker_rule() -> None:
     cases = docker_cases()
     covered = {rule for _, rule, _, _ in cases if rule}
     assert covered == {r.id for r in catalog().rules if "docker" in r.backends}
+
+
+def test_readme_catalog_table_is_current() -> None:
+    from inventory.posture import docs
+
+    text = docs.README.read_text(encoding="utf-8")
+    assert docs.render(text) == text, "README.md posture table is stale: python -m inventory.posture.docs"
+    assert text.count("| `") >= len(RULES)

@@ -15,4 +15,5 @@ ALERT_NAMES: tuple[str, ...] = (
     "NginxUpstreamErrors",
     "KedaScaledObjectAtMaxReplicas",
     "InventoryHighPostureFinding",
+    "InventoryWaiverExpiringSoon",
 )
