@@ -264,3 +264,23 @@ def test_recorder_follows_waivers(backend: RecordedBackend, db_url: str) -> None
     }
     expired = rec.cycle()
     assert [(c.kind, c.rule, c.while_away) for c in expired] == [("finding_waiver_expired", "run-as-root", False)]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "since=9999-12-31T23:59:59-23:59",
+        "since=0001-01-01T00:00:00%2B23:59",
+        "until=1969-12-31T23:00:00Z",
+        "container=%00abc",
+        "rule=Bad%20Rule",
+        "cursor=YTox",
+        "limit=1001",
+    ],
+)
+def test_history_bad_parameters_are_400(backend: RecordedBackend, db_url: str, query: str) -> None:
+    client = make_app(backend, DATABASE_URL=db_url).test_client()
+    resp = client.get(f"/api/changes?{query}")
+    assert resp.status_code == 400, resp.get_data(as_text=True)
+    assert client.get("/api/posture/trend?since=9999-12-31T23:59:59-23:59").status_code == 400
+    assert client.get("/api/containers/a%00b/history").status_code == 404

@@ -36,12 +36,12 @@ def parse_time(name: str, raw: str | None) -> dt.datetime | None:
         return None
     try:
         value = dt.datetime.fromisoformat(raw.strip())
-    except ValueError:
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError):
         raise bad_parameter(name, f"{name} must be an ISO 8601 time such as 2026-11-25T21:00:00Z") from None
-    if value.tzinfo is not None:
-        value = value.astimezone(dt.UTC).replace(tzinfo=None)
     if not 1970 <= value.year <= 9998:
-        raise bad_parameter(name, f"{name} is out of range")
+        raise bad_parameter(name, f"{name} is out of range (1970-9998)")
     return value
 
 

@@ -53,7 +53,7 @@ def changes() -> Response:
 def container_history(ref: str) -> Response:
     s = _service().settings
     limit, after = parse_history(request.args, s.page_limit_default, s.page_limit_max)
-    if not ref or len(ref) > 256:
+    if not ref or len(ref) > 256 or not ref.isprintable():
         raise Problem(404, "container-not-found", "Container not found", "no container matches that reference")
     ids: list[str] = []
     try:
