@@ -15,6 +15,7 @@ from tests.history.conftest import run_container
 from tests.support.stack import Stack
 
 DEADLINE = 10.0  # generous for a busy CI machine; the 2 s target is reported by the suite, not asserted
+RESTART_DEADLINE = 60.0
 
 
 @pytest.fixture(scope="module")
@@ -30,14 +31,18 @@ def changes(stack: Stack, container: str) -> list[dict[str, Any]]:
 
 
 def wait_for(
-    stack: Stack, container: str, done: Callable[[list[dict[str, Any]]], bool], since: float
+    stack: Stack,
+    container: str,
+    done: Callable[[list[dict[str, Any]]], bool],
+    since: float,
+    deadline: float = DEADLINE,
 ) -> tuple[list[dict[str, Any]], float]:
     while True:
         rows = changes(stack, container)
         if done(rows):
             return rows, time.monotonic() - since
-        if time.monotonic() - since > DEADLINE:
-            pytest.fail(f"expected change rows for {container} not recorded within {DEADLINE}s: {rows}")
+        if time.monotonic() - since > deadline:
+            pytest.fail(f"expected change rows for {container} not recorded within {deadline}s: {rows}")
         time.sleep(0.1)
 
 
@@ -107,7 +112,8 @@ def test_gap_is_recorded_while_away(stack: Stack, engine_client: docker.DockerCl
 
     recorder.start()
     t = time.monotonic()
-    rows, _ = wait_for(stack, new.name, lambda r: "appeared" in kinds(r, "appeared"), t)
+    # a restarted recorder first migrates and syncs its live state (every container on the engine)
+    rows, _ = wait_for(stack, new.name, lambda r: "appeared" in kinds(r, "appeared"), t, deadline=RESTART_DEADLINE)
     assert all(r["while_away"] for r in rows)
     stopped, _ = wait_for(stack, stays.name, lambda r: "stopped" in kinds(r, "stopped"), t)
     assert [r["while_away"] for r in stopped if r["kind"] == "stopped"] == [True]
