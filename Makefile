@@ -63,12 +63,13 @@ $(VENV)/.api-stamp: api/pyproject.toml api/setup.py $(VENV)/.stamp
 	@cd $(ROOT)/api && $(PY) setup.py -q develop --no-deps >/dev/null 2>&1
 	@touch $@
 
-lint: venv $(LINT_TARGETS) ## ruff, hadolint, shellcheck, yamllint, bandit, detect-secrets
+lint: venv $(LINT_TARGETS) ## ruff, mypy, hadolint, shellcheck, yamllint, bandit, detect-secrets
 	@echo "==> ruff"; ruff check . && ruff format --check api socket-proxy tests tools
 	@echo "==> hadolint"; hadolint --config .hadolint.yaml $$(git ls-files '*Dockerfile*')
 	@echo "==> shellcheck"; shellcheck $$(git ls-files '*.sh') .ci/run
 	@echo "==> yamllint"; yamllint -s .
-	@echo "==> bandit"; bandit -q -c pyproject.toml -r api/inventory socket-proxy/socket_proxy.py socket-proxy/events_filter.py
+	@echo "==> mypy"; mypy
+	@echo "==> bandit"; bandit -q -c pyproject.toml -r api/inventory socket-proxy/socket_proxy.py ops scan socket-proxy/events_filter.py
 	@echo "==> detect-secrets"; git ls-files -z | xargs -0 detect-secrets-hook --baseline .secrets.baseline
 
 secrets-baseline: venv ## re-scan the repo into .secrets.baseline (audit the diff before committing it)

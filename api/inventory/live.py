@@ -194,6 +194,8 @@ class PolledLiveState(EngineState):
 class DockerLiveState(EngineState):
     """Event stream + periodic resync in one background thread per process."""
 
+    backend: Any  # DockerBackend: events(), get_container(), close_events() beyond the Backend protocol
+
     def __init__(self, backend: Any, settings: Settings) -> None:
         super().__init__(backend, settings)
         backend.call_timeout = max(settings.engine_timeout, LIVE_CALL_TIMEOUT)

@@ -259,7 +259,7 @@ def _posture_responses() -> dict[str, dict[str, Any]]:
 
 
 def spec(version: str) -> dict[str, Any]:
-    doc = {
+    doc: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
             "title": "Container inventory API",
@@ -368,8 +368,8 @@ def spec(version: str) -> dict[str, Any]:
             },
         },
     }
-    doc["components"]["schemas"] |= history_openapi.SCHEMAS  # type: ignore[index]
-    doc["paths"] |= history_openapi.paths(_AUTH_ERRORS)  # type: ignore[operator]
+    doc["components"]["schemas"] |= history_openapi.SCHEMAS
+    doc["paths"] |= history_openapi.paths(_AUTH_ERRORS)
     for path in doc["paths"].values():
         for operation in path.values():
             operation["responses"] = {**_EDGE, **operation["responses"]}

@@ -222,7 +222,7 @@ class HistoryStore:
     def purge(self, before: dt.datetime) -> int:
         """Retention: delete changes and posture samples older than `before` (keeps the last sample)."""
         with Session(self.engine) as s, s.begin():
-            removed = s.execute(delete(Change).where(Change.at < before)).rowcount or 0
+            removed = s.execute(delete(Change).where(Change.at < before)).rowcount or 0  # type: ignore[attr-defined]
             newest_old = s.scalar(
                 select(PostureSample.id).where(PostureSample.at < before).order_by(PostureSample.id.desc())
             )

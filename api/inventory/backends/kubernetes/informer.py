@@ -65,7 +65,8 @@ class PodInformer:
     def _list_call(self) -> Callable[..., Any]:
         if self._namespace is None:
             return self._api.list_pod_for_all_namespaces
-        return lambda **kw: self._api.list_namespaced_pod(self._namespace, **kw)
+        namespace = self._namespace
+        return lambda **kw: self._api.list_namespaced_pod(namespace, **kw)
 
     def _relist(self) -> None:
         pods: dict[str, dict[str, Any]] = {}
