@@ -11,7 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import metrics
 from .auth import TokenFile
-from .backends import Backend, make_backend
+from .backends import Backend
 from .conditional import RenderedPages
 from .config import Settings, load_settings
 from .history.query import HistoryQueries
@@ -72,14 +72,17 @@ def _install_request_hooks(app: Flask) -> None:
             metrics.HTTP_IN_FLIGHT.dec()
 
 
-def create_app(settings: Settings | None = None, backend: Backend | None = None) -> Flask:
+def create_app(
+    settings: Settings | None = None, backend: Backend | None = None, service: InventoryService | None = None
+) -> Flask:
     settings = settings or load_settings()
     configure_logging(settings.log_level)
     app = Flask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # DefaultJSONProvider
     app.config["INVENTORY_SETTINGS"] = settings
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxy_hops, x_proto=0, x_host=0)  # type: ignore[method-assign]
-    service = InventoryService(backend or make_backend(settings), settings)
+    # Every configured source (SOURCES_FILE or the single env source); an explicit backend is the one source.
+    service = service or InventoryService(backend, settings)
     app.extensions["inventory"] = service
     app.extensions["token"] = TokenFile(settings.api_token_file)
     app.extensions["history"] = HistoryQueries(settings.database_url)

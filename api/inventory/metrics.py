@@ -87,23 +87,35 @@ class InventoryCollector(Collector):
         info.add_metric([self._build["version"], self._build["revision"], self._build["backend"]], 1)
         yield info
         snap = self._snapshot()
-        up = GaugeMetricFamily("inventory_backend_up", "1 if the container backend answers", labels=["backend"])
+        up = GaugeMetricFamily(
+            "inventory_backend_up", "1 if the API can answer: at least one source is available", labels=["backend"]
+        )
         up.add_metric([self._build["backend"]], 1 if snap["up"] else 0)
         yield up
         yield from _waiver_metrics(snap)
-        if not snap["up"]:
-            return
-        states = GaugeMetricFamily("inventory_containers", "Containers by state", labels=["state"])
-        for state, count in sorted(snap["states"].items()):
-            states.add_metric([state], count)
-        yield states
+        sources = snap.get("sources", [])
+        source_up = GaugeMetricFamily(
+            "inventory_source_up",
+            "1 if the source (engine or cluster) is synced and answering",
+            labels=["source", "type"],
+        )
+        for src in sources:
+            source_up.add_metric([src["source"], src["type"]], 1 if src["up"] else 0)
+        yield source_up
+        states = GaugeMetricFamily("inventory_containers", "Containers by source and state", labels=["source", "state"])
         findings = GaugeMetricFamily(
             "inventory_posture_findings",
-            "Posture findings on running containers by rule and severity",
-            labels=["rule", "severity"],
+            "Unwaived posture findings on running containers by source, rule and severity",
+            labels=["source", "rule", "severity"],
         )
-        for (rule, severity), count in sorted(snap["findings"].items()):
-            findings.add_metric([rule, severity], count)
+        for src in sources:
+            if not src["up"]:
+                continue  # no numbers rather than zeros for a source we cannot see
+            for state, count in sorted(src["states"].items()):
+                states.add_metric([src["source"], state], count)
+            for (rule, severity), count in sorted(src["findings"].items()):
+                findings.add_metric([src["source"], rule, severity], count)
+        yield states
         yield findings
         if "score" in snap:
             score = GaugeMetricFamily(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .fleet import openapi as fleet_openapi
 from .history import openapi as history_openapi
 from .posture import RULES, SEVERITIES
 from .query import STATES
@@ -316,7 +317,8 @@ def spec(version: str) -> dict[str, Any]:
                             "required": True,
                             "schema": {"type": "string"},
                             "description": (
-                                "Full id, unique id prefix (3+ chars) or name; on Kubernetes also ns/pod/container"
+                                "Id, unique id prefix (3+ chars) or name, optionally as source:ref; "
+                                "on Kubernetes also ns/pod/container"
                             ),
                         }
                     ],
@@ -373,4 +375,5 @@ def spec(version: str) -> dict[str, Any]:
     for path in doc["paths"].values():
         for operation in path.values():
             operation["responses"] = {**_EDGE, **operation["responses"]}
+    fleet_openapi.extend(doc, _AUTH_ERRORS, _EDGE)
     return doc

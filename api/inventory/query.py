@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from werkzeug.datastructures import MultiDict
@@ -23,7 +24,7 @@ STATES = (
     "terminated",
     "unknown",
 )
-LIST_PARAMS = {"all", "name", "image", "label", "state", "limit", "cursor"}
+LIST_PARAMS = {"all", "name", "image", "label", "state", "limit", "cursor", "source"}
 TRUE, FALSE = ("true", "1", "yes"), ("false", "0", "no")
 
 
@@ -36,6 +37,15 @@ def parse_bool(name: str, raw: str | None) -> bool:
     if value in FALSE:
         return False
     raise bad_parameter(name, f"{name} must be true or false, got {raw!r}")
+
+
+def parse_source(raw: str | None, sources: Sequence[str]) -> str | None:
+    """``source=<name>``: one of the configured sources, or a 400 naming them."""
+    if raw is None:
+        return None
+    if raw not in sources:
+        raise bad_parameter("source", f"source must be one of {', '.join(sources)}")
+    return raw
 
 
 def encode_cursor(container_id: str) -> str:
@@ -61,9 +71,10 @@ class ListQuery:
     state: str | None = None
     limit: int = 100
     after: str | None = None
+    source: str | None = None
 
     @classmethod
-    def parse(cls, args: MultiDict, default_limit: int, max_limit: int) -> ListQuery:
+    def parse(cls, args: MultiDict, default_limit: int, max_limit: int, sources: Sequence[str] = ()) -> ListQuery:
         unknown = sorted(set(args) - LIST_PARAMS)
         if unknown:
             raise bad_parameter(
@@ -96,6 +107,7 @@ class ListQuery:
             if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= max_limit:
                 raise bad_parameter("limit", f"limit must be an integer from 1 to {max_limit}")
             q.limit = int(raw_limit)
+        q.source = parse_source(args.get("source"), sources)
         cursor = args.get("cursor")
         if cursor is not None:
             q.after = decode_cursor(cursor)
@@ -103,7 +115,16 @@ class ListQuery:
 
     def key(self) -> tuple[object, ...]:
         """Everything that selects the page, hashable (the rendered-page cache key)."""
-        return (self.include_stopped, self.name, self.image, tuple(self.labels), self.state, self.limit, self.after)
+        return (
+            self.include_stopped,
+            self.name,
+            self.image,
+            tuple(self.labels),
+            self.state,
+            self.limit,
+            self.after,
+            self.source,
+        )
 
     def matches(self, c: Container) -> bool:
         if self.state and c.state != self.state:

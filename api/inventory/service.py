@@ -1,4 +1,10 @@
-"""Inventory service: listings, reference resolution and posture, answered from the live state."""
+"""Inventory service: listings, reference resolution and posture over every source's live state.
+
+One ``Source`` per configured engine or cluster (inventory.fleet), each with its own live state; the
+service answers from their merged view. A source that is down or slow is reported in the answer's
+``sources`` block and marks it ``partial``; only when every source is unavailable does a call raise
+``BackendUnavailable`` (503).
+"""
 
 from __future__ import annotations
 
@@ -8,15 +14,17 @@ from collections import Counter
 from collections.abc import Hashable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from .backends.base import AmbiguousReference, Backend, BackendUnavailable, Container, ContainerDetail, NotFound
+from .backends.base import Backend, BackendUnavailable, Container, ContainerDetail
 from .cache import TTLCache
 from .config import Settings
-from .live import NOT_SYNCED_YET, LiveState, Snapshot, make_live_state
-from .posture import ContainerReport, PostureReport, Waiver, WaiverPolicy, build_report, evaluate_container
+from .fleet.sources import Source, SourceStatus, build_sources
+from .fleet.view import Fleet, FleetView, resolve
+from .live import LiveState, Snapshot
+from .posture import RULES, ContainerReport, PostureReport, Waiver, WaiverPolicy, build_report, evaluate_container
 from .query import ListQuery
 
 # The waivers-expiring metric (and its alert) look this many days ahead.
@@ -25,51 +33,86 @@ EXPIRY_WARNING_DAYS = 14
 
 @dataclass(frozen=True)
 class ContainerPage:
-    """One page of the listing and the state version it was cut from (an opaque, hashable value)."""
+    """One page of the listing and the state it was cut from (an opaque, hashable version of every source)."""
 
     items: list[Container]
     total: int
     next_cursor: str | None
     version: Hashable
+    partial: bool = False
+    sources: list[dict[str, Any]] = field(default_factory=list)
 
 
 class InventoryService:
     def __init__(
-        self, backend: Backend, settings: Settings, source: str = "local", live: LiveState | None = None
+        self,
+        backend: Backend | None,
+        settings: Settings,
+        live: LiveState | None = None,
+        sources: list[Source] | None = None,
     ) -> None:
-        self.backend = backend
+        """``backend`` (tests, tools) serves the single default source; None builds every configured source."""
         self.settings = settings
-        self.source = source
+        self.fleet = Fleet(sources or build_sources(settings, backend, live))
+        first = self.fleet.sources[0]
+        # The default (first) source, for callers that predate the fleet.
+        self.backend: Backend = first.backend
+        self.live: LiveState = first.live
+        self.source: str = first.name
         policy = settings.waivers or WaiverPolicy()
         self.waivers: list[Waiver] = list(policy.waivers)  # the waiver file's
         self.allow_self_waivers = policy.self_waivers
-        self.live = live or make_live_state(backend, settings)
-        # Engine identity for /readyz: one engine call per minute at most, and optional.
+        # Engine identity of the default source for /readyz: one engine call per minute at most, and optional.
         self._engine_info: TTLCache[dict[str, Any]] = TTLCache("ping", 60.0)
         self._ping_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ping")
 
     def start(self) -> None:
-        """Start following the backend now (gunicorn workers call this after the fork)."""
-        self.live.start()
+        """Start following every source now (gunicorn workers call this after the fork)."""
+        self.fleet.start()
+
+    def stop(self) -> None:
+        self.fleet.stop()
+
+    # -- the merged view ----------------------------------------------------------------------------------------
+    def view(self, source: str | None = None) -> FleetView:
+        """Every source's containers (or one source's); BackendUnavailable only when none of them answers."""
+        view = self.fleet.view(None if source is None else [source])
+        if not view.available:
+            raise BackendUnavailable("no source is available (" + view.down() + ")")
+        return view
 
     def state(self) -> Snapshot:
-        """The current synced snapshot. Before the first sync, wait for it up to the engine timeout;
-        unsynced (engine or proxy gone, stream broken) -> BackendUnavailable."""
-        snap = self.live.snapshot()
-        deadline = time.monotonic() + self.settings.engine_timeout
-        while not snap.synced and snap.error == NOT_SYNCED_YET:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            self.live.wait_for_change(snap.version, remaining)
-            snap = self.live.snapshot()
-        if not snap.synced:
-            raise BackendUnavailable(snap.error or NOT_SYNCED_YET)
-        return snap
+        """The whole fleet as one snapshot (the recorder's consistent look): the available sources' containers and
+        details; ``version`` grows with every source's. BackendUnavailable only when no source is available."""
+        view = self.view()
+        return Snapshot(
+            version=sum(s.state_version for s in view.sources),
+            containers=view.containers,
+            details=view.details,
+            synced=True,
+            last_sync=time.time(),
+            error=None,
+            by_id=view.by_id,
+        )
+
+    def wait_for_change(self, after_version: int, timeout: float) -> int:
+        """Block until some source's state moves past ``after_version`` (a sum, see ``state``) or timeout."""
+        return self.fleet.wait_for_change(after_version, timeout)
+
+    def sources(self) -> tuple[SourceStatus, ...]:
+        """Health of every source; never raises."""
+        return self.fleet.view().sources
+
+    def unavailable_sources(self) -> set[str]:
+        """Names of the sources whose containers are missing right now (the recorder keeps their last state)."""
+        return {s.name for s in self.sources() if not s.available}
+
+    def source_names(self) -> list[str]:
+        return [s.name for s in self.fleet.sources]
 
     def ping(self) -> dict[str, Any]:
-        """Readiness: the live state is synced (plus the engine identity, cached)."""
-        snap = self.state()
+        """Readiness: at least one source is synced (no engine call)."""
+        view = self.view()
         future = self._ping_pool.submit(self._engine_info.get, "ping", self.backend.ping)
         try:
             engine = future.result(timeout=self.settings.engine_timeout)
@@ -77,62 +120,67 @@ class InventoryService:
             engine = {"engine": self.backend.name}  # readiness is the sync; the identity is a bonus
         return {
             **engine,
-            "state_version": snap.version,
-            "last_sync": snap.last_sync,
-            "containers": len(snap.containers),
+            "partial": view.partial,
+            "sources": [s.brief() for s in view.sources],
+            "containers": len(view.containers),
         }
 
-    def containers(self, include_stopped: bool) -> list[Container]:
-        """All containers, sorted by id so cursors are stable; no engine call."""
-        return self.state().select(include_stopped)
+    def containers(self, include_stopped: bool, source: str | None = None) -> list[Container]:
+        """Containers of the available sources, sorted by id so cursors are stable; no engine call."""
+        return self.view(source).select(include_stopped)
 
     def page(self, q: ListQuery) -> ContainerPage:
-        snap = self.state()
-        items, total, next_cursor = q.page(snap.select(q.include_stopped))
-        return ContainerPage(items, total, next_cursor, snap.version)
+        view = self.view(q.source)
+        items, total, next_cursor = q.page(view.select(q.include_stopped))
+        return ContainerPage(items, total, next_cursor, view.version, view.partial, [s.brief() for s in view.sources])
 
     def resolve(self, ref: str) -> Container:
-        """Find one container by full id, name, or unique id prefix (stopped ones included)."""
-        snap = self.state()
-        found = snap.by_id.get(ref)
-        if found is not None:
-            return found
-        for c in snap.containers:
-            if ref in c.names:
-                return c
-        matches = [c for c in snap.containers if c.id.startswith(ref)] if len(ref) >= 3 else []
-        if len(matches) == 1:
-            return matches[0]
-        if len(matches) > 1:
-            raise AmbiguousReference(ref, [c.short_id for c in matches])
-        raise NotFound(ref)
+        """One container by id, ``source:`` + id/name/prefix, name, or unique id prefix (stopped ones included)."""
+        return resolve(self.view(), ref)
 
     def detail(self, container: Container) -> ContainerDetail:
-        found = self.state().details.get(container.id)
-        if found is None:
-            raise NotFound(container.id)
-        return found
+        return self.fleet.detail(container)
+
+    # -- posture ------------------------------------------------------------------------------------------------
+    def _backend_name(self, source: str) -> str:
+        found = self.fleet.by_name.get(source)
+        return found.backend.name if found else self.backend.name
 
     def report(self, container: Container, detail: ContainerDetail) -> ContainerReport:
-        """Posture of one container (findings with waivers, score)."""
+        """Posture of one container (findings with waivers, score), attributed to its source."""
         # The listing carries labels for every backend; inspect may add more.
         merged = dataclasses.replace(container, labels={**container.labels, **detail.container.labels})
         return evaluate_container(
             merged,
             detail.security,
-            self.backend.name,
-            self.source,
+            self._backend_name(container.source),
+            container.source,
             self.waivers,
             allow_self_waivers=self.allow_self_waivers,
         )
 
-    def posture(self, include_stopped: bool = False) -> PostureReport:
-        snap = self.state()  # one snapshot: containers and details agree
-        reports = [self.report(c, snap.details[c.id]) for c in snap.select(include_stopped) if c.id in snap.details]
-        return build_report(self.source, self.backend.name, reports, self.waivers)
+    def posture(self, include_stopped: bool = False, source: str | None = None) -> PostureReport:
+        view = self.view(source)
+        reports = [self.report(c, view.details[c.id]) for c in view.select(include_stopped) if c.id in view.details]
+        backends = {self.fleet.by_name[s.name].backend.name for s in view.sources}
+        single = len(self.fleet.sources) == 1 or source is not None
+        report = build_report(
+            source or (self.source if single else "*"),
+            self.backend.name if len(backends) == 1 else ",".join(sorted(backends)),
+            reports,
+            self.waivers,
+        )
+        return dataclasses.replace(
+            report,
+            rules=tuple(r for r in RULES if any(r.applies_to(b) for b in backends)),
+            sources=tuple(s.brief() for s in view.sources),
+            partial=view.partial,
+        )
 
+    # -- metrics ------------------------------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
-        """Scrape-time view for metrics: is the state synced, states, findings by rule, scores, waivers."""
+        """Scrape-time view for metrics: per source up, containers by state, unwaived findings by rule; the
+        fleet's score; waiver file health."""
         today = date.today()
         expiring: Counter[tuple[str, str]] = Counter(
             (w.rule, w.owner)
@@ -140,23 +188,37 @@ class InventoryService:
             if not w.expired(today) and (w.expires - today).days < EXPIRY_WARNING_DAYS
         )
         waivers = {"waivers_expiring": expiring, "waivers_expired": sum(1 for w in self.waivers if w.expired(today))}
-        try:
-            everything = self.containers(include_stopped=True)
-            report = self.posture(include_stopped=False)
-        except BackendUnavailable:
-            return {"up": False, **waivers}
-        findings: Counter[tuple[str, str]] = Counter()
-        for f in report.findings:
-            if not f.waived:
-                findings[(f.rule, f.severity)] += 1
-        for rule in report.rules:  # export zeros so alerts see absent findings as 0, not as no data
-            findings.setdefault((rule.id, rule.severity), 0)
+        view = self.fleet.view()
+        out: list[dict[str, Any]] = []
+        running: list[ContainerReport] = []
+        for status in view.sources:
+            src = self.fleet.by_name[status.name]
+            entry: dict[str, Any] = {"source": status.name, "type": src.config.kind, "up": status.available}
+            if status.available:
+                mine = [c for c in view.containers if c.source == status.name]
+                findings: Counter[tuple[str, str]] = Counter()
+                for c in mine:
+                    if c.state == "running" and c.id in view.details:
+                        report = self.report(c, view.details[c.id])
+                        running.append(report)
+                        for f in report.findings:
+                            if not f.waived:
+                                findings[(f.rule, f.severity)] += 1
+                for rule in RULES:  # zeros, so alerts see absent findings as 0 rather than no data
+                    if rule.applies_to(src.backend.name):
+                        findings.setdefault((rule.id, rule.severity), 0)
+                entry |= {"states": Counter(c.state for c in mine), "findings": findings}
+            out.append(entry)
+        if not view.available:
+            return {"up": False, "sources": out, **waivers}
+        overall = build_report(self.source, self.backend.name, running, self.waivers).score
         return {
             "up": True,
-            "states": Counter(c.state for c in everything),
-            "findings": findings,
-            "score": report.score.value,
-            "grade": report.score.grade,
-            "container_scores": {c.name: c.score.value for c in report.containers},
+            "sources": out,
+            "score": overall.value,
+            "grade": overall.grade,
+            "container_scores": {
+                r.name if r.source == self.source else f"{r.source}:{r.name}": r.score.value for r in running
+            },
             **waivers,
         }

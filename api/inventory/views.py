@@ -16,7 +16,7 @@ from .openapi import spec
 from .posture import catalog
 from .posture.formats import FORMATS, to_junit, to_sarif
 from .problems import PROBLEM_JSON, Problem, bad_parameter
-from .query import ListQuery, parse_bool
+from .query import ListQuery, parse_bool, parse_source
 from .service import InventoryService
 
 api = Blueprint("api", __name__, url_prefix="/api")
@@ -47,10 +47,17 @@ def _authenticate() -> None:
 @api.get("/containers")
 def list_containers() -> Response:
     settings = _settings()
-    q = ListQuery.parse(request.args, settings.page_limit_default, settings.page_limit_max)
     svc = _service()
+    q = ListQuery.parse(request.args, settings.page_limit_default, settings.page_limit_max, svc.source_names())
     page = svc.page(q)
-    meta = {"count": len(page.items), "total": page.total, "next_cursor": page.next_cursor, "backend": svc.backend.name}
+    meta = {
+        "count": len(page.items),
+        "total": page.total,
+        "next_cursor": page.next_cursor,
+        "backend": svc.backend.name,
+        "partial": page.partial,
+        "sources": page.sources,
+    }
     head, etag = current_app.extensions["pages"].body(page.version, q.key(), page.items, meta)
 
     def full() -> Response:
@@ -97,18 +104,19 @@ def _posture_format() -> str:
 
 @api.get("/posture")
 def get_posture() -> Response:
-    unknown = sorted(set(request.args) - {"all", "format"})
+    unknown = sorted(set(request.args) - {"all", "format", "source"})
     if unknown:
         raise Problem(
             400,
             "invalid-parameter",
             "Invalid query parameter",
-            f"unknown query parameter {unknown[0]!r}; allowed: all, format",
+            f"unknown query parameter {unknown[0]!r}; allowed: all, format, source",
             parameter=unknown[0],
         )
     include_stopped = parse_bool("all", request.args.get("all"))
     fmt = _posture_format()
-    report = _service().posture(include_stopped)
+    source = parse_source(request.args.get("source"), _service().source_names())
+    report = _service().posture(include_stopped, source)
     body = report.to_dict()
 
     def build() -> Response:
@@ -131,6 +139,19 @@ def list_rules() -> Response:
     """The rule catalog: ids, severities, texts, references, the backends each rule applies to."""
     rules = catalog().rules
     body = {"rules": [r.describe() for r in rules], "count": len(rules), "weights": catalog().weights}
+    return _cacheable(jsonify(body))
+
+
+@api.get("/sources")
+def list_sources() -> Response:
+    """Every source's health, last sync, container count and error; 200 even when all are down."""
+    statuses = _service().sources()
+    body = {
+        "sources": [s.to_dict() for s in statuses],
+        "count": len(statuses),
+        "available": sum(1 for s in statuses if s.available),
+        "partial": any(not s.available for s in statuses),
+    }
     return _cacheable(jsonify(body))
 
 

@@ -206,8 +206,9 @@ def test_metrics_exposition(client: Any, backend: RecordedBackend) -> None:
     ):
         assert name in text, name
     assert 'inventory_backend_up{backend="docker"} 1.0' in text
-    assert 'inventory_containers{state="running"} 3.0' in text
-    assert 'inventory_posture_findings{rule="docker-socket-mounted",severity="CRITICAL"} 1.0' in text
-    assert 'inventory_posture_findings{rule="no-healthcheck",severity="LOW"} 1.0' in text
-    assert 'inventory_posture_findings{rule="added-capabilities",severity="HIGH"} 1.0' in text
+    assert 'inventory_source_up{source="local",type="docker"} 1.0' in text
+    assert 'inventory_containers{source="local",state="running"} 3.0' in text
+    assert 'inventory_posture_findings{rule="docker-socket-mounted",severity="CRITICAL",source="local"} 1.0' in text
+    assert 'inventory_posture_findings{rule="no-healthcheck",severity="LOW",source="local"} 1.0' in text
+    assert 'inventory_posture_findings{rule="added-capabilities",severity="HIGH",source="local"} 1.0' in text
     assert 'route="/api/containers/<path:ref>"' in text and 'status="404"' in text

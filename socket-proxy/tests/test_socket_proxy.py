@@ -9,6 +9,7 @@ import socketserver
 import ssl
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 
@@ -243,7 +244,12 @@ def test_mtls_refuses_clients_without_a_valid_certificate(
     with pytest.raises((ssl.SSLError, ConnectionError)):
         _tls_call(tls_proxy, pki, client)
     assert FakeEngine.seen == []
-    assert '"message": "tls handshake refused"' in capsys.readouterr().out
+    # The proxy logs from its connection thread, which may finish just after the client gave up.
+    out, deadline = "", time.monotonic() + 5
+    while '"message": "tls handshake refused"' not in out and time.monotonic() < deadline:
+        time.sleep(0.05)
+        out += capsys.readouterr().out
+    assert '"message": "tls handshake refused"' in out
 
 
 def test_mtls_refuses_plain_http(tls_proxy: tuple[str, int]) -> None:

@@ -57,10 +57,20 @@ class Container:
     pod: str | None = None
     node: str | None = None
     restart_count: int | None = None
+    # The engine or cluster it runs on (see inventory.fleet); ids of other sources than the default one
+    # are "<source>:<engine id>" so they stay unique across sources.
+    source: str = "local"
+
+    @property
+    def engine_id(self) -> str:
+        """The id the engine itself uses (``docker inspect`` takes this one)."""
+        prefix = f"{self.source}:"
+        return self.id[len(prefix) :] if self.id.startswith(prefix) else self.id
 
     @property
     def short_id(self) -> str:
-        return self.id[:12]
+        engine_id = self.engine_id
+        return self.id[:12] if engine_id == self.id else f"{self.source}:{engine_id[:12]}"
 
     @property
     def name(self) -> str:

@@ -152,7 +152,7 @@ def observe(reader: InventoryReader) -> tuple[Observation, int]:
     out = Observation()
     for c in snap.containers:
         detail = snap.details.get(c.id)
-        obs = container_obs(c, detail, reader.source)
+        obs = container_obs(c, detail, c.source or reader.source)
         key = (obs.source, obs.id)
         out.containers[key] = obs
         if detail is not None:  # no detail yet (inspect pending): findings carried over, not resolved

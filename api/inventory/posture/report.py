@@ -52,6 +52,7 @@ class Finding:
             "waiver": self.waiver.to_dict() if self.waiver else None,
             "expired_waiver": self.expired_waiver.to_dict() if self.expired_waiver else None,
             "fingerprint": self.fingerprint,
+            "source": self.source,
         }
 
 
@@ -86,7 +87,8 @@ class ContainerReport:
 
     @property
     def short_id(self) -> str:
-        return self.id[:12]
+        prefix = f"{self.source}:"  # ids of other sources than the default one are "<source>:<engine id>"
+        return prefix + self.id[len(prefix) :][:12] if self.id.startswith(prefix) else self.id[:12]
 
     @property
     def totals(self) -> dict[str, int]:
@@ -120,6 +122,9 @@ class PostureReport:
     rules: tuple[Rule, ...]
     score: Score
     expired_waivers: list[Waiver] = field(default_factory=list)
+    # Fleet (several sources): each source's status block, and whether some source's containers are missing.
+    sources: tuple[dict[str, Any], ...] = ()
+    partial: bool = False
 
     @property
     def findings(self) -> list[Finding]:
@@ -143,4 +148,6 @@ class PostureReport:
             "score": self.score.to_dict(),
             "expired_waivers": [w.to_dict() for w in self.expired_waivers],
             "rules": [r.describe() for r in self.rules],
+            "partial": self.partial,
+            "sources": list(self.sources),
         }

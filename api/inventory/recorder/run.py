@@ -11,7 +11,6 @@ from types import FrameType
 from prometheus_client import start_http_server
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..backends import make_backend
 from ..config import ConfigError, load_settings
 from ..history import db, metrics
 from ..history.settings import RecorderSettings, load_recorder_settings
@@ -50,7 +49,7 @@ def main() -> int:
     configure_logging(settings.log_level)
     # The recorder's own live state: it re-inspects a container on each of its lifecycle events (a restart
     # shows up through started_at), plus periodic resyncs; the loop wakes on every new snapshot version.
-    service = InventoryService(make_backend(settings), settings)
+    service = InventoryService(None, settings)  # every configured source
     service.start()
     engine = db.make_engine(rec.database_url)
     sink = WebhookSink(rec) if rec.webhook_url else None
@@ -73,11 +72,11 @@ def main() -> int:
         """Until the live state changes (or `interval` passes: waiver expiry, heartbeat, retries)."""
         if recorder.stopping.is_set():
             return
-        service.live.wait_for_change(recorder.version, rec.interval)
+        service.wait_for_change(recorder.version, rec.interval)
 
     started = time.monotonic()
     recorder.run(wait)
-    service.live.stop()
+    service.stop()
     if sink:
         sink.stop(drain=min(5.0, time.monotonic() - started))
     return 0
