@@ -9,6 +9,7 @@ ALERT_NAMES: tuple[str, ...] = (
     "InventoryApiLatencySLOBurnFast",
     "InventoryApiLatencySLOBurnSlow",
     "InventoryBackendUnreachable",
+    "InventorySourceUnavailable",
     "InventoryPodCrashLooping",
     "InventoryPodRestarting",
     "NginxDown",

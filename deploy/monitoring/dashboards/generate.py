@@ -21,6 +21,8 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 CONFIGMAPS = HERE / "configmaps.yaml"
 NS = 'namespace=~"$namespace"'
+# Inventory gauges carry the source (engine or cluster) they describe: issue 12, inventory.fleet.
+SRC = 'source=~"$source"'
 USER = 'route!~"/metrics|/healthz|/readyz"'
 RATE = "[$__rate_interval]"
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
@@ -50,7 +52,24 @@ def _panel(
     }
 
 
-def _dashboard(uid: str, title: str, panels: list[dict[str, Any]]) -> dict[str, Any]:
+def _variable(name: str, label: str, metric: str, ref: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "type": "query",
+        "datasource": DATASOURCE,
+        "label": label,
+        "query": {"query": f"label_values({metric}, {name})", "refId": ref},
+        "includeAll": True,
+        "allValue": ".*",
+        "multi": True,
+        "refresh": 2,
+        "current": {"text": "All", "value": "$__all"},
+    }
+
+
+def _dashboard(
+    uid: str, title: str, panels: list[dict[str, Any]], variables: tuple[dict[str, Any], ...] = ()
+) -> dict[str, Any]:
     x = y = 0
     for pid, panel in enumerate(panels, start=1):
         w = panel["gridPos"]["w"]
@@ -72,18 +91,8 @@ def _dashboard(uid: str, title: str, panels: list[dict[str, Any]]) -> dict[str, 
         "templating": {
             "list": [
                 {"name": "datasource", "type": "datasource", "query": "prometheus", "label": "Data source"},
-                {
-                    "name": "namespace",
-                    "type": "query",
-                    "datasource": DATASOURCE,
-                    "label": "Namespace",
-                    "query": {"query": "label_values(inventory_build_info, namespace)", "refId": "ns"},
-                    "includeAll": True,
-                    "allValue": ".*",
-                    "multi": True,
-                    "refresh": 2,
-                    "current": {"text": "All", "value": "$__all"},
-                },
+                _variable("namespace", "Namespace", "inventory_build_info", "ns"),
+                *variables,
             ]
         },
         "panels": panels,
@@ -285,25 +294,35 @@ def autoscaling() -> dict[str, Any]:
 
 
 def posture() -> dict[str, Any]:
+    # Several API replicas report the same sources: max by source first (dedupe), then sum over sources.
+    sel = f"{NS},{SRC}"
+    findings = f"inventory_posture_findings{{{sel}}}"
+    high = f'inventory_posture_findings{{{sel},severity=~"HIGH|CRITICAL"}}'
     return _dashboard(
         "inventory-posture",
         "Inventory / Containers and posture",
         [
             _panel(
-                "Backend reachable",
-                [(f"min by (backend) (inventory_backend_up{{{NS}}})", "{{backend}}")],
+                "Sources available",
+                [(f"max by (source, type) (inventory_source_up{{{sel}}})", "{{source}} ({{type}})")],
                 kind="stat",
                 width=6,
+                description="1 = at least one API replica reaches the source (alert: InventorySourceUnavailable)",
             ),
             _panel(
                 "Running containers",
-                [(f'max(inventory_containers{{{NS},state="running"}})', "running")],
+                [(f'sum(max by (source) (inventory_containers{{{sel},state="running"}}))', "running")],
                 kind="stat",
                 width=6,
             ),
             _panel(
                 "HIGH / CRITICAL findings",
-                [(f'sum(max by (rule) (inventory_posture_findings{{{NS},severity=~"HIGH|CRITICAL"}}))', "findings")],
+                [
+                    (
+                        f"sum(max by (source, rule) ({high}))",
+                        "findings",
+                    )
+                ],
                 kind="stat",
                 width=6,
             ),
@@ -318,18 +337,45 @@ def posture() -> dict[str, Any]:
                 kind="stat",
                 width=6,
             ),
-            _panel("Containers by state", [(f"max by (state) (inventory_containers{{{NS}}})", "{{state}}")]),
+            _panel(
+                "Running containers by source",
+                [(f'max by (source) (inventory_containers{{{sel},state="running"}})', "{{source}}")],
+            ),
+            _panel(
+                "Containers by state",
+                [(f"sum by (state) (max by (source, state) (inventory_containers{{{sel}}}))", "{{state}}")],
+            ),
             _panel(
                 "Posture findings by rule and severity",
-                [(f"max by (rule, severity) (inventory_posture_findings{{{NS}}})", "{{severity}} {{rule}}")],
+                [
+                    (
+                        f"sum by (rule, severity) (max by (source, rule, severity) ({findings}))",
+                        "{{severity}} {{rule}}",
+                    )
+                ],
+            ),
+            _panel(
+                "HIGH / CRITICAL findings by source",
+                [
+                    (
+                        f"sum by (source) (max by (source, rule) ({high}))",
+                        "{{source}}",
+                    )
+                ],
             ),
             _panel(
                 "Findings by severity",
-                [(f"sum by (severity) (max by (rule, severity) (inventory_posture_findings{{{NS}}}))", "{{severity}}")],
+                [
+                    (
+                        f"sum by (severity) (max by (source, rule, severity) ({findings}))",
+                        "{{severity}}",
+                    )
+                ],
                 kind="bargauge",
                 width=24,
             ),
         ],
+        variables=(_variable("source", "Source", "inventory_source_up", "src"),),
     )
 
 
