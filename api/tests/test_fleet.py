@@ -151,3 +151,29 @@ def test_metrics_carry_the_source(client: Any, backends: dict[str, RecordedBacke
     assert 'inventory_source_up{source="pod",type="podman"} 1.0' in text
     assert 'inventory_containers{source="pod",state="running"} 2.0' in text
     assert 'source="edge-1",state=' not in text  # no numbers for a source we cannot see
+
+
+def test_history_keeps_a_source_that_is_down_instead_of_recording_removals(
+    backends: dict[str, RecordedBackend], tmp_path: Any
+) -> None:
+    from inventory.history import db
+    from inventory.history.store import HistoryStore
+    from inventory.recorder.loop import Recorder
+
+    url = f"sqlite:///{tmp_path / 'history.db'}"
+    db.upgrade(db.make_engine(url))
+    settings = load_settings({"CACHE_TTL": "0", "ENGINE_TIMEOUT": "1"})
+    sources = [
+        Source(SourceConfig(name=n, kind="docker", timeout=1.0, url="unix:///x"), b, make_live_state(b, settings))
+        for n, b in backends.items()
+    ]
+    rec = Recorder(InventoryService(None, settings, sources=sources), HistoryStore(db.make_engine(url)), 30)
+    first = rec.cycle()
+    assert {c.source for c in first if c.kind == "appeared"} == set(NAMES)
+    backends["edge-1"].down = True
+    assert [c for c in rec.cycle() if c.kind == "disappeared"] == []
+    gone = backends["pod"].listing.pop()  # a real removal on a healthy source is still recorded
+    removed = [(c.source, c.container_id) for c in rec.cycle() if c.kind == "disappeared"]
+    assert removed == [("pod", f"pod:{gone['Id']}")]
+    backends["edge-1"].down = False
+    assert [c for c in rec.cycle() if c.kind in ("appeared", "disappeared")] == []

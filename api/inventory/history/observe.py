@@ -145,6 +145,19 @@ def findings_of(obs: ContainerObs, report: ContainerReport) -> list[FindingObs]:
     ]
 
 
+def carry_over(prev: Observation, cur: Observation, sources: set[str]) -> None:
+    """Sources that are unavailable this time keep what was last recorded for them: a fleet source that is
+    down for a while is not "every container disappeared" (and then "appeared" again)."""
+    for key, obs in prev.containers.items():
+        if obs.source in sources:
+            cur.containers.setdefault(key, obs)
+            if key in prev.evaluated:
+                cur.evaluated.add(key)
+    for fp, f in prev.findings.items():
+        if f.source in sources:
+            cur.findings.setdefault(fp, f)
+
+
 def observe(reader: InventoryReader) -> tuple[Observation, int]:
     """One consistent look (one live-state snapshot) at every container, stopped ones included, and its
     findings; returns it with the snapshot version. Raises BackendUnavailable while the state is not synced."""

@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ..backends.base import BackendUnavailable
 from ..history import metrics
 from ..history.diff import diff
-from ..history.observe import InventoryReader, Observation, observe
+from ..history.observe import InventoryReader, Observation, carry_over, observe
 from ..history.store import ChangeRecord, HistoryStore, severity_totals, utcnow
 
 log = logging.getLogger("inventory.recorder")
@@ -52,7 +52,11 @@ class Recorder:
         prev = self.prev if self.prev is not None else self.load()
         started = time.perf_counter()
         now = utcnow()
+        unavailable = getattr(self.reader, "unavailable_sources", None)
+        before = unavailable() if unavailable else set()
         cur, self.version = observe(self.reader)
+        if unavailable:
+            carry_over(prev, cur, before | unavailable())
         events = diff(prev, cur, now)
         unchanged = not events and cur.containers == prev.containers and cur.findings == prev.findings
         if unchanged and time.monotonic() - self._last_write < HEARTBEAT:
