@@ -39,8 +39,6 @@ class Settings:
     k8s_kubeconfig: str = ""
     k8s_context: str = ""
     docker_tls: TLSFiles | None = None
-    # "auto" asks the engine (GET /version); Podman answers that slowly (host info), so its sources pin 1.41.
-    docker_api_version: str = "auto"
     # Every engine/cluster this API aggregates; load_settings always fills it (file or environment).
     sources_file: str = ""
     sources: tuple[SourceConfig, ...] = ()

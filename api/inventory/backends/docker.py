@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import docker
+from docker.constants import DEFAULT_DOCKER_API_VERSION, MINIMUM_DOCKER_API_VERSION
 from docker.errors import APIError, DockerException
 from docker.errors import NotFound as DockerNotFound
 from docker.tls import TLSConfig
@@ -247,20 +248,37 @@ class DockerBackend:
         # request, and a slow answer on a busy engine should not flip the whole inventory to unsynced.
         self.call_timeout = settings.engine_timeout
 
+    def _client_for(self, version: str) -> docker.APIClient:
+        tls = self._settings.docker_tls
+        return docker.APIClient(
+            base_url=self._settings.docker_host,
+            version=version,
+            timeout=self.call_timeout,
+            # Mutual TLS to a socket proxy: verify it against our CA, present our certificate.
+            tls=TLSConfig(client_cert=(tls.cert, tls.key), ca_cert=tls.ca, verify=True) if tls else False,
+        )
+
+    def _negotiate(self) -> str:
+        """The API version to speak: the engine's ``API-Version`` from GET /_ping, capped at what the SDK knows.
+
+        What the docker CLI does. Not the SDK's version="auto" (GET /version): Podman gathers host information
+        for that call and takes seconds, longer than an engine timeout."""
+        probe = self._client_for(MINIMUM_DOCKER_API_VERSION)
+        try:
+            resp = probe._get(probe._url("/_ping", versioned_api=False))
+            probe._raise_for_status(resp)
+            server = resp.headers.get("Api-Version") or MINIMUM_DOCKER_API_VERSION
+        finally:
+            probe.close()
+        return min(server, DEFAULT_DOCKER_API_VERSION, key=lambda v: tuple(int(p) for p in v.split(".")))
+
     def _api(self) -> docker.APIClient:
-        # Built lazily: version="auto" asks the engine, which may be down at startup.
+        # Built lazily: the engine may be down at startup, and the version is negotiated with it.
         with self._lock:
             if self._client is None:
                 try:
-                    tls = self._settings.docker_tls
-                    self._client = docker.APIClient(
-                        base_url=self._settings.docker_host,
-                        version="auto",
-                        timeout=self.call_timeout,
-                        # Mutual TLS to a socket proxy: verify it against our CA, present our certificate.
-                        tls=TLSConfig(client_cert=(tls.cert, tls.key), ca_cert=tls.ca, verify=True) if tls else False,
-                    )
-                except _ERRORS as exc:
+                    self._client = self._client_for(self._negotiate())
+                except (*_ERRORS, ValueError) as exc:
                     raise BackendUnavailable(f"docker engine unreachable: {exc.__class__.__name__}") from exc
             return self._client
 

@@ -30,8 +30,6 @@ if TYPE_CHECKING:
 
 SCHEMA_PATH = Path(__file__).with_name("sources.schema.json")
 DEFAULT_SOURCE = "local"
-# Podman's Docker-compatible API level (Podman 4/5); pinned because its GET /version takes seconds.
-PODMAN_API_VERSION = "1.41"
 KINDS = ("docker", "podman", "kubernetes")
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
 
@@ -193,7 +191,6 @@ def backend_settings(base: Settings, source: SourceConfig) -> Settings:
         backend="kubernetes" if source.kind == "kubernetes" else "docker",
         docker_host=source.url or base.docker_host,
         docker_tls=source.tls,
-        docker_api_version=PODMAN_API_VERSION if source.kind == "podman" else "auto",
         engine_timeout=source.timeout,
         k8s_in_cluster=source.in_cluster,
         k8s_api_url=source.api_url,
