@@ -115,5 +115,5 @@ def test_api_marks_waived_and_expired_waivers(tmp_path: Path, backend: RecordedB
     metrics = client.get("/metrics").get_data(as_text=True)
     assert 'inventory_posture_waivers_expiring{owner="team-db",rule="privileged"} 1.0' in metrics
     assert "inventory_posture_waivers_expired 1.0" in metrics
-    assert 'inventory_posture_findings{rule="privileged",severity="CRITICAL"}' in metrics
+    assert 'inventory_posture_findings{rule="privileged",severity="CRITICAL",source="local"}' in metrics
     assert "inventory_posture_score{grade=" in metrics
