@@ -408,3 +408,27 @@ def test_flask_app_serves_the_kubernetes_inventory(apiserver, backend):
 
 def _rules(sec):
     return {r.id for r in posture.violated(sec, "kubernetes")}
+
+
+def test_live_state_follows_the_informer_and_wakes_waiters(apiserver, backend):
+    from inventory.live import KubernetesLiveState, make_live_state
+
+    live = make_live_state(backend, _settings(apiserver.url))
+    assert isinstance(live, KubernetesLiveState)
+    live.start()
+    _wait(lambda: live.snapshot().synced)
+    first = live.snapshot()
+    assert len(first.containers) == 7 and set(first.details) == {c.id for c in first.containers}
+    assert live.snapshot().version == first.version  # nothing changed: same snapshot, no rebuild
+    _wait(lambda: len(apiserver.watch_requests()) == 1)
+    woke: list[int] = []
+    waiter = threading.Thread(target=lambda: woke.append(live.wait_for_change(first.version, 5)))
+    waiter.start()
+    for line in _lines("watch-events.jsonl"):
+        apiserver.watch_events.put(line)
+    waiter.join(6)
+    assert woke and woke[0] > first.version
+    _wait(lambda: REPORT_ID in live.snapshot().by_id and JOB_ID not in live.snapshot().by_id)
+    apiserver.stop()  # the watch breaks and the relist fails: the state turns unsynced
+    _wait(lambda: not live.snapshot().synced)
+    assert live.snapshot().error
