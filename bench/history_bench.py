@@ -32,6 +32,8 @@ from tests.support.stack import free_port  # noqa: E402
 
 ROWS = int(os.environ.get("BENCH_HISTORY_ROWS", "100000"))
 REQUESTS = int(os.environ.get("BENCH_HISTORY_REQUESTS", "600"))
+# Latency of one request at a time (no queueing behind other requests); raise it to see throughput effects.
+CONCURRENCY = int(os.environ.get("BENCH_HISTORY_CONCURRENCY", "1"))
 RULES = ("run-as-root", "no-memory-limit", "writable-rootfs", "privileged", "mutable-image-tag")
 SEVERITY = {"run-as-root": "HIGH", "no-memory-limit": "MEDIUM", "writable-rootfs": "MEDIUM", "privileged": "CRITICAL"}
 
@@ -138,7 +140,7 @@ def measure(url: str) -> dict[str, float]:
                 raise RuntimeError(f"{paths[i % len(paths)]}: {resp.status_code}")
             return elapsed
 
-        with ThreadPoolExecutor(4) as pool:
+        with ThreadPoolExecutor(CONCURRENCY) as pool:
             times = sorted(pool.map(one, range(REQUESTS)))
     finally:
         server.terminate()
