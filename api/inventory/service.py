@@ -84,9 +84,12 @@ class InventoryService:
     def state(self) -> Snapshot:
         """The whole fleet as one snapshot (the recorder's consistent look): the available sources' containers and
         details; ``version`` grows with every source's. BackendUnavailable only when no source is available."""
+        # Read before the view: a change in between makes the recorder look once more, never miss it. The same sum
+        # wait_for_change compares against (a source that answered late must not make it return at once).
+        version = self.fleet.version()
         view = self.view()
         return Snapshot(
-            version=sum(s.state_version for s in view.sources),
+            version=version,
             containers=view.containers,
             details=view.details,
             synced=True,

@@ -145,11 +145,15 @@ class Fleet:
             self._qualified[source.name] = fresh
         return fresh
 
+    def version(self) -> int:
+        """Sum of the sources' state versions: grows whenever any source's state changes."""
+        return sum(s.live.snapshot().version for s in self.sources)
+
     def wait_for_change(self, after_version: int, timeout: float) -> int:
         """Until the sum of the sources' state versions exceeds ``after_version`` (or timeout); returns the sum."""
         deadline = time.monotonic() + timeout
         while True:
-            total = sum(s.live.snapshot().version for s in self.sources)
+            total = self.version()
             remaining = deadline - time.monotonic()
             if total > after_version or remaining <= 0:
                 return total
