@@ -120,7 +120,7 @@ def scan_live(args: argparse.Namespace, policy: WaiverPolicy) -> PostureReport:
     from ..backends import make_backend
 
     settings = load_settings(env)
-    service = InventoryService(make_backend(settings), settings, source=args.target)
+    service = InventoryService(make_backend(settings), settings)
     service.waivers, service.allow_self_waivers = list(policy.waivers), policy.self_waivers
     service.start()
     return service.posture(include_stopped=args.all)
