@@ -11,10 +11,12 @@ from dataclasses import dataclass, field
 
 from werkzeug.datastructures import MultiDict
 
-from ..backends.base import Container
+from ..backends.base import BackendUnavailable, Container
+from ..fleet.sources import SourceStatus
 from ..problems import Problem
 from ..query import STATES, ListQuery
 from ..service import InventoryService
+from .charts import BarChart, bar_chart
 
 PAGE_SIZES = (10, 25, 50, 100)
 DEFAULT_PAGE_SIZE = 25
@@ -57,6 +59,7 @@ class InventoryPage:
     page: int = 1
     pages: int = 1
     error: str = ""
+    status: int = 200
     states: tuple[str, ...] = STATES
     sources: list[str] = field(default_factory=list)
     page_sizes: tuple[int, ...] = PAGE_SIZES
@@ -73,7 +76,7 @@ class InventoryPage:
 def _form_args(args: MultiDict) -> MultiDict:
     """Keep only the filter fields the form sends, without the empty ones (an empty field means 'any')."""
     kept: MultiDict = MultiDict()
-    for key in ("name", "image", "state", "label", "all", "limit"):
+    for key in ("name", "image", "state", "label", "source", "all", "limit"):
         for value in args.getlist(key):
             if value.strip():
                 kept.add(key, value.strip())
@@ -96,24 +99,30 @@ def inventory(service: InventoryService, args: MultiDict) -> InventoryPage:
         image=form.get("image", ""),
         state=form.get("state", ""),
         label=form.get("label", ""),
-        source=args.get("source", "").strip(),
+        source=form.get("source", ""),
         all=form.get("all", "") in ("true", "1", "yes", "on"),
     )
-    result = InventoryPage(filters=filters, sources=source_names(service))
+    names = service.source_names()
+    result = InventoryPage(filters=filters, sources=names if len(names) > 1 else [])
     try:
         limit = int(form["limit"]) if form.get("limit", "").isdigit() else DEFAULT_PAGE_SIZE
         filters.limit = limit if limit in PAGE_SIZES else DEFAULT_PAGE_SIZE
         if filters.all:
             form["all"] = "true"
         form["limit"] = str(filters.limit)
-        query = ListQuery.parse(form, DEFAULT_PAGE_SIZE, max(PAGE_SIZES))
+        query = ListQuery.parse(form, DEFAULT_PAGE_SIZE, max(PAGE_SIZES), names)
         page = _page_number(args.get("page"))
     except Problem as exc:
-        result.error = exc.detail
+        result.error, result.status = exc.detail, 400
         return result
-    selected = [c for c in service.containers(query.include_stopped) if query.matches(c)]
-    if filters.source:
-        selected = [c for c in selected if getattr(c, "source", "") == filters.source]
+    try:
+        view = service.view(query.source)  # BackendUnavailable only when no (selected) source answers
+    except BackendUnavailable as exc:
+        if not query.source:
+            raise
+        result.error, result.status = f"source {query.source} is unavailable: {exc}", 503
+        return result
+    selected = [c for c in view.select(query.include_stopped) if query.matches(c)]
     selected.sort(key=lambda c: (c.name, c.id))
     result.total = len(selected)
     result.pages = max(1, math.ceil(len(selected) / filters.limit))
@@ -123,9 +132,19 @@ def inventory(service: InventoryService, args: MultiDict) -> InventoryPage:
     return result
 
 
-def source_names(service: InventoryService) -> list[str]:
-    """Names of the configured sources, or [] while the service has a single implicit one."""
-    sources = getattr(service, "sources", None)
-    if not callable(sources):
-        return []
-    return [s.name for s in sources()]
+@dataclass
+class SourcesPage:
+    """Per-source health: status, containers, last sync and error of every configured engine or cluster."""
+
+    sources: tuple[SourceStatus, ...]
+    chart: BarChart
+
+    @property
+    def available(self) -> int:
+        return sum(1 for s in self.sources if s.available)
+
+
+def sources(service: InventoryService) -> SourcesPage:
+    statuses = service.sources()
+    counts = {s.name: s.containers or 0 for s in statuses}
+    return SourcesPage(statuses, bar_chart("Containers by source", counts, label_width=120))

@@ -61,6 +61,7 @@ def _history_ok() -> bool:
 def _navigation() -> list[tuple[str, str]]:
     """Main menu: a section appears only when its data exists (changes once history is recorded)."""
     items = [("ui.overview", "Overview"), ("ui.containers", "Containers"), ("ui.posture", "Posture")]
+    items.append(("ui.sources", "Sources"))  # every deployment has at least its default source
     if _history_ok():
         items.append(("ui.changes", "Changes"))
     return items
@@ -93,6 +94,8 @@ def _context() -> dict[str, Any]:
         "show_logout": auth and signed,
         "csrf": session.csrf_token() if auth else "",
         "nav": _navigation() if signed else [],
+        # Sources whose containers are missing from every answer right now (the banner on each page).
+        "down_sources": [s for s in _service().sources() if not s.available] if signed else [],
         "version": _service().settings.version,
     }
 
@@ -191,6 +194,7 @@ def overview() -> str:
     return render_template(
         "overview.html",
         page=reports.overview(_service()),
+        sources=pages.sources(_service()),
         trend=timeline.trend_chart(_history(), hours=24) if history else None,
         changes=timeline.recent(_history()) if history else None,
     )
@@ -200,7 +204,7 @@ def overview() -> str:
 def containers() -> tuple[str, int]:
     g.nav = "ui.containers"
     page = pages.inventory(_service(), request.args)
-    return render_template("containers.html", page=page), 400 if page.error else 200
+    return render_template("containers.html", page=page), page.status
 
 
 @ui.get("/containers/<path:ref>")
@@ -226,6 +230,12 @@ def posture() -> str:
     page = reports.posture(_service(), request.args.get("severity", ""))
     trend = timeline.trend_chart(_history(), hours=24 * 7) if _history_ok() else None
     return render_template("posture.html", page=page, trend=trend)
+
+
+@ui.get("/sources")
+def sources() -> str:
+    g.nav = "ui.sources"
+    return render_template("sources.html", page=pages.sources(_service()))
 
 
 @ui.get("/changes")

@@ -1,4 +1,5 @@
-"""The dashboard's sign-in in headless Chromium through Nginx, on the stack with auth on (compose.auth.yaml)."""
+"""The dashboard's sign-in in headless Chromium through Nginx, on the stack with auth on (compose.auth.yaml),
+and per-source health on the same stack given two sources, one of them unreachable (compose.sources.yaml)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def token_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def stack(fleet: Fleet, token_dir: Path) -> Iterator[Stack]:
     s = Stack(
-        compose_files=("compose.yaml", "compose.auth.yaml"),
+        compose_files=("compose.yaml", "compose.auth.yaml", "tests/ui/compose.sources.yaml"),
         env={"API_TOKEN_DIR": str(token_dir), "LOGIN_RATE_LIMIT": "6r/m", "LOGIN_RATE_BURST": "6"},
     )
     s.up()
@@ -97,3 +98,32 @@ def test_forms_need_csrf_and_sign_in_is_rate_limited(stack: Stack, token_dir: Pa
         assert guesses[-1].headers["Content-Type"] == "application/problem+json"
         # Reading pages is not affected by the sign-in limit.
         assert http.get(stack.url + "/ui/login", timeout=5).status_code == 200
+
+
+def test_per_source_health_and_partial_answers(
+    stack: Stack, token_dir: Path, fleet: Fleet, watched: Watched, axe_source: str
+) -> None:
+    page = watched.page
+    page.goto(stack.url + "/ui/sources")
+    page.get_by_label("API token").fill((token_dir / "token").read_text().strip())
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Sources", exact=True)).to_be_visible()
+    rows = page.locator("#source-table tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.filter(has_text="local")).to_contain_text("ok")
+    expect(rows.filter(has_text="offline")).to_contain_text("unavailable")
+    expect(page.get_by_role("img", name=re.compile("^Containers by source"))).to_be_visible()
+    # Every page says the answer is partial, and still shows the source that answers.
+    expect(page.locator("#partial")).to_contain_text("offline")
+    screenshot(page, "sources")
+    assert axe_violations(page, axe_source) == []
+    page.goto(stack.url + f"/ui/containers?name={fleet.insecure}")
+    expect(page.locator("#partial")).to_be_visible()
+    expect(page.locator("#containers tbody tr")).to_have_count(1)
+    watched.expected_statuses.add(503)  # only this source selected, and it is down
+    page.get_by_label("Source").select_option("offline")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.get_by_role("alert")).to_contain_text("source offline is unavailable")
+    page.get_by_label("Source").select_option("local")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("#containers tbody tr")).to_contain_text(fleet.insecure)
