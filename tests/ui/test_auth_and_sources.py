@@ -29,7 +29,12 @@ def token_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def stack(fleet: Fleet, token_dir: Path) -> Iterator[Stack]:
     s = Stack(
-        compose_files=("compose.yaml", "compose.auth.yaml", "tests/ui/compose.sources.yaml"),
+        compose_files=(
+            "compose.yaml",
+            "compose.auth.yaml",
+            "tests/ui/compose.sources.yaml",
+            "tests/ui/compose.patient.yaml",
+        ),
         env={"API_TOKEN_DIR": str(token_dir), "LOGIN_RATE_LIMIT": "6r/m", "LOGIN_RATE_BURST": "6"},
     )
     s.up()

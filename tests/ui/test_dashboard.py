@@ -19,7 +19,7 @@ from tests.ui.conftest import Fleet, Watched, axe_violations, screenshot
 
 @pytest.fixture(scope="module")
 def stack(fleet: Fleet) -> Iterator[Stack]:
-    s = Stack()
+    s = Stack(compose_files=("compose.yaml", "tests/ui/compose.patient.yaml"))
     s.up()
     try:
         yield s
