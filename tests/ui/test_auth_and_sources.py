@@ -85,26 +85,6 @@ def test_sign_in_once_then_browse_then_sign_out(
     expect(page).to_have_url(re.compile(r"/ui/login\?next=/ui/$"))
 
 
-def test_forms_need_csrf_and_sign_in_is_rate_limited(stack: Stack, token_dir: Path) -> None:
-    token = (token_dir / "token").read_text().strip()
-    with requests.Session() as http:
-        # No CSRF token (a cross-site form post): refused even with the right API token.
-        assert http.post(stack.url + "/ui/login", data={"token": token}, timeout=5).status_code == 400
-        csrf = re.search(r'name="csrf" value="([^"]+)"', http.get(stack.url + "/ui/login", timeout=5).text)
-        assert csrf is not None
-        signed_in = http.post(stack.url + "/ui/login", data={"token": token, "csrf": csrf.group(1)}, timeout=5)
-        assert signed_in.status_code == 200 and signed_in.url == stack.url + "/ui/"
-        assert http.post(stack.url + "/ui/logout", data={}, timeout=5).status_code == 400
-        assert http.get(stack.url + "/ui/", timeout=5, allow_redirects=False).status_code == 200  # still signed in
-        # Sign-in attempts are limited per client at the edge (6/min, burst 6 here): guessing stops with 429.
-        guesses = [http.post(stack.url + "/ui/login", data={"token": "guess"}, timeout=5) for _ in range(12)]
-        statuses = [r.status_code for r in guesses]
-        assert statuses[0] == 400 and statuses[-1] == 429, statuses
-        assert guesses[-1].headers["Content-Type"] == "application/problem+json"
-        # Reading pages is not affected by the sign-in limit.
-        assert http.get(stack.url + "/ui/login", timeout=5).status_code == 200
-
-
 def test_per_source_health_and_partial_answers(
     stack: Stack, token_dir: Path, fleet: Fleet, watched: Watched, axe_source: str
 ) -> None:
@@ -132,3 +112,24 @@ def test_per_source_health_and_partial_answers(
     page.get_by_label("Source").select_option("local")
     page.get_by_role("button", name="Filter").click()
     expect(page.locator("#containers tbody tr")).to_contain_text(fleet.insecure)
+
+
+# Last in this module: it uses up the sign-in rate limit for this client address.
+def test_forms_need_csrf_and_sign_in_is_rate_limited(stack: Stack, token_dir: Path) -> None:
+    token = (token_dir / "token").read_text().strip()
+    with requests.Session() as http:
+        # No CSRF token (a cross-site form post): refused even with the right API token.
+        assert http.post(stack.url + "/ui/login", data={"token": token}, timeout=5).status_code == 400
+        csrf = re.search(r'name="csrf" value="([^"]+)"', http.get(stack.url + "/ui/login", timeout=5).text)
+        assert csrf is not None
+        signed_in = http.post(stack.url + "/ui/login", data={"token": token, "csrf": csrf.group(1)}, timeout=5)
+        assert signed_in.status_code == 200 and signed_in.url == stack.url + "/ui/"
+        assert http.post(stack.url + "/ui/logout", data={}, timeout=5).status_code == 400
+        assert http.get(stack.url + "/ui/", timeout=5, allow_redirects=False).status_code == 200  # still signed in
+        # Sign-in attempts are limited per client at the edge (6/min, burst 6 here): guessing stops with 429.
+        guesses = [http.post(stack.url + "/ui/login", data={"token": "guess"}, timeout=5) for _ in range(12)]
+        statuses = [r.status_code for r in guesses]
+        assert statuses[0] == 400 and statuses[-1] == 429, statuses
+        assert guesses[-1].headers["Content-Type"] == "application/problem+json"
+        # Reading pages is not affected by the sign-in limit.
+        assert http.get(stack.url + "/ui/login", timeout=5).status_code == 200
