@@ -75,6 +75,9 @@ def kinds(events: list[Any]) -> list[str]:
     [
         ({}, {"state": "exited"}, ["stopped"]),
         ({"state": "created", "started_at": None}, {}, ["started"]),
+        # started and stopped between two looks: still a stop; never started: nothing to record
+        ({"state": "created", "started_at": None}, {"state": "exited"}, ["stopped"]),
+        ({"state": "created", "started_at": None}, {"state": "exited", "started_at": None}, []),
         ({"state": "exited"}, {"started_at": "2026-11-25T11:00:00Z"}, ["restarted"]),
         ({}, {"started_at": "2026-11-25T11:00:00Z"}, ["restarted"]),
         ({"restart_count": 1}, {"restart_count": 2}, ["restarted"]),

@@ -57,6 +57,11 @@ def _restarted(before: ContainerObs, after: ContainerObs) -> bool:
     return bool(before.started_at and after.started_at and before.started_at != after.started_at)
 
 
+def _ran_between(before: ContainerObs, after: ContainerObs) -> bool:
+    """Started and already stopped again between two looks (created, then exited: a fast crash or kill)."""
+    return after.state != RUNNING and after.started_at is not None and after.started_at != before.started_at
+
+
 def container_changes(before: ContainerObs, after: ContainerObs) -> list[ChangeEvent]:
     out: list[ChangeEvent] = []
     if before.name != after.name:
@@ -69,7 +74,7 @@ def container_changes(before: ContainerObs, after: ContainerObs) -> list[ChangeE
         out.append(_container_event("restarted", after, before.started_at, after.started_at))
     elif before.state != after.state and after.state == RUNNING:
         out.append(_container_event("started", after, before.state, after.state))
-    elif before.state != after.state and before.state == RUNNING:
+    elif before.state != after.state and (before.state == RUNNING or _ran_between(before, after)):
         out.append(_container_event("stopped", after, before.state, after.state))
     if before.health != after.health:
         out.append(_container_event("health_changed", after, before.health, after.health))
