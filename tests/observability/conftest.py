@@ -9,6 +9,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -47,12 +48,32 @@ class ObsStack:
         return f"http://127.0.0.1:{binding['HostPort']}"
 
 
+def _waivers_expiring_soon(tmp: Path) -> Path:
+    """The stack's own waiver file plus one waiver that expires within 14 days, so the waiver-expiry series
+    (inventory_posture_waivers_expiring, alert InventoryWaiverExpiringSoon) exists in the running stack."""
+    doc = yaml.safe_load((ROOT / "deploy/waivers/compose.yaml").read_text())
+    doc["waivers"].append(
+        {
+            "rule": "no-healthcheck",
+            "target": {"labels": {"org.container-inventory.role": "obs-test"}},
+            "reason": "observability suite: a waiver that expires soon",
+            "owner": "obs-suite",
+            "expires": (date.today() + timedelta(days=7)).isoformat(),
+        }
+    )
+    path = tmp / "waivers.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    path.chmod(0o644)
+    return path
+
+
 def _override(tmp: Path, token_file: Path, env_canary: str) -> Path:
     """Test-only compose override: publish the API's /metrics, the exporter and an OTLP receiver
     on 127.0.0.1 (ephemeral ports), enable token auth and OTLP export, plant an env canary."""
     receiver = tmp / "otlp_receiver.py"
     shutil.copy(Path(__file__).parent / "otlp_receiver.py", receiver)
     receiver.chmod(0o644)
+    waivers = _waivers_expiring_soon(tmp)
     doc = {
         "services": {
             "flask-api": {
@@ -64,8 +85,12 @@ def _override(tmp: Path, token_file: Path, env_canary: str) -> Path:
                     "OTEL_BSP_SCHEDULE_DELAY": "200",
                     "OBS_TEST_CANARY": env_canary,
                     "WEB_CONCURRENCY": "2",
+                    "WAIVER_FILE": "/etc/inventory/obs-waivers.yaml",
                 },
-                "volumes": [f"{token_file}:/run/secrets/api-token:ro"],
+                "volumes": [
+                    f"{token_file}:/run/secrets/api-token:ro",
+                    f"{waivers}:/etc/inventory/obs-waivers.yaml:ro",
+                ],
                 "depends_on": {"otlp-receiver": {"condition": "service_healthy"}},
             },
             "nginx-exporter": {"ports": ["127.0.0.1::9113"], "networks": ["backend", "obsprobe"]},

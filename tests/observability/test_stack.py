@@ -27,6 +27,8 @@ import requests
 import yaml
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from tests.support.contracts import ALERT_NAMES
+
 from .conftest import ObsStack
 from .promql import dashboard_expressions, keda_expressions, without_discovery_matchers
 from .support import (
@@ -64,7 +66,7 @@ def test_compose_profile_prometheus_scrapes_the_stack(obs_stack: ObsStack) -> No
     wait_until(targets_up, 60, "flask-api and nginx-exporter targets up in the compose Prometheus")
     groups = requests.get(base + "/api/v1/rules", timeout=5).json()["data"]["groups"]
     alerts = {r["name"] for g in groups for r in g["rules"] if r["type"] == "alerting"}
-    assert "InventoryBackendUnreachable" in alerts and len(alerts) == 10
+    assert alerts == set(ALERT_NAMES)
     wait_until(
         lambda: requests.get(base + "/api/v1/alertmanagers", timeout=5).json()["data"]["activeAlertmanagers"],
         30,

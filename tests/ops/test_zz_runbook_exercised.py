@@ -13,7 +13,14 @@ from tests.ops.conftest import INVOPS_CALLS
 from tests.ops.test_docs import RUNBOOKS, runbook_commands
 
 # The test files that run the runbooks' invops commands; all of them must be part of the session.
-RUNNERS = {"test_etcd.py", "test_volume_image.py", "test_config.py", "test_cli.py", "test_docker_deploy.py"}
+RUNNERS = {
+    "test_etcd.py",
+    "test_volume_image.py",
+    "test_config.py",
+    "test_cli.py",
+    "test_docker_deploy.py",
+    "test_history_cli.py",
+}
 
 
 def flags(argv: list[str]) -> set[str]:
