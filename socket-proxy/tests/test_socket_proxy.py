@@ -135,12 +135,12 @@ class UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
 
 
-@pytest.fixture()
-def proxy() -> Iterator[tuple[str, int]]:
+def _serve_proxy(engine_class: type) -> Iterator[tuple[str, int]]:
+    """The real proxy on 127.0.0.1 in front of a fake engine (``engine_class``) on a unix socket."""
     tmp = tempfile.mkdtemp()
     sock_path = os.path.join(tmp, "docker.sock")
 
-    class Handler(FakeEngine):
+    class Handler(engine_class):  # type: ignore[valid-type, misc]
         def address_string(self) -> str:
             return "unix"
 
@@ -153,6 +153,11 @@ def proxy() -> Iterator[tuple[str, int]]:
     yield "127.0.0.1", server.server_address[1]
     server.shutdown()
     engine.shutdown()
+
+
+@pytest.fixture()
+def proxy() -> Iterator[tuple[str, int]]:
+    yield from _serve_proxy(FakeEngine)
 
 
 def _call(addr: tuple[str, int], method: str, path: str, body: bytes | None = None) -> tuple[int, bytes, dict]:
@@ -371,23 +376,8 @@ class EventEngine(FakeEngine):
 
 @pytest.fixture()
 def event_proxy() -> Iterator[tuple[str, int]]:
-    tmp = tempfile.mkdtemp()
-    sock_path = os.path.join(tmp, "docker.sock")
-
-    class Handler(EventEngine):
-        def address_string(self) -> str:
-            return "unix"
-
-    engine = UnixServer(sock_path, Handler)
-    threading.Thread(target=engine.serve_forever, daemon=True).start()
-    sp.ProxyHandler.socket_path = sock_path
-    server = sp.Server(("127.0.0.1", 0), sp.ProxyHandler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    FakeEngine.seen.clear()
     EventEngine.closed.clear()
-    yield "127.0.0.1", server.server_address[1]
-    server.shutdown()
-    engine.shutdown()
+    yield from _serve_proxy(EventEngine)
 
 
 def test_event_stream_is_relayed_filtered_and_chunked(event_proxy: tuple[str, int]) -> None:
