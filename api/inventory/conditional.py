@@ -18,8 +18,6 @@ from typing import Any
 
 from flask import Response, request
 
-from .backends.base import Container
-
 
 def content_etag(content: Any) -> str:
     raw = json.dumps(content, separators=(",", ":"), sort_keys=True, default=str).encode()
@@ -44,19 +42,20 @@ def conditional(etag: str, build: Callable[[], Response], headers: Callable[[Res
 class RenderedPages:
     """The listing's serialized items and ETag per (state version, query); holds the current version's only.
 
-    Encoding 200 containers (~100 KB of JSON) is most of a listing's cost; a repeated listing of an
-    unchanged inventory reuses the encoded items and only adds its own ``client_ip``.
+    Selecting, paging and encoding 200 containers (~100 KB of JSON) is most of a listing's cost; a repeated
+    listing of an unchanged inventory skips all three and only adds its own ``client_ip``.
     """
 
     def __init__(self, dumps: Callable[[Any], str], max_entries: int = 256) -> None:
         self._dumps = dumps
         self._lock = threading.Lock()
         self._version: Hashable = None
-        self._pages: OrderedDict[Hashable, tuple[str, str]] = OrderedDict()
+        self._pages: OrderedDict[Hashable, tuple[bytes, str]] = OrderedDict()
         self._max = max_entries
 
-    def body(self, version: Hashable, query: Hashable, items: list[Container], meta: dict[str, Any]) -> tuple[str, str]:
-        """(JSON of {"items": [...], **meta} without its closing brace, ETag)."""
+    def body(self, version: Hashable, query: Hashable, build: Callable[[], dict[str, Any]]) -> tuple[bytes, str]:
+        """(UTF-8 JSON of ``build()`` without its closing brace, ETag); ``build`` runs only when the page is not
+        kept."""
         with self._lock:
             if version != self._version:
                 self._pages.clear()
@@ -65,8 +64,8 @@ class RenderedPages:
             if found is not None:
                 self._pages.move_to_end(query)
                 return found
-        text = self._dumps({"items": [c.to_dict() for c in items], **meta})
-        rendered = (text[:-1], hashlib.sha256(text.encode()).hexdigest()[:32])
+        raw = self._dumps(build()).encode()
+        rendered = (raw[:-1], hashlib.sha256(raw).hexdigest()[:32])
         with self._lock:
             if version == self._version:
                 self._pages[query] = rendered

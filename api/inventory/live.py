@@ -68,6 +68,8 @@ EMPTY = Snapshot(0, (), MappingProxyType({}), False, None, NOT_SYNCED_YET)
 
 class LiveState(Protocol):
     backend: Backend
+    # True when snapshot() only reads memory (event stream, informer): readers need no deadline for it.
+    in_memory: bool
 
     def start(self) -> None:
         """Start following the backend (idempotent; safe to call again after a fork)."""
@@ -155,6 +157,8 @@ class EngineState:
 class PolledLiveState(EngineState):
     """For backends without an event stream: a bounded full resync when the snapshot is older than CACHE_TTL."""
 
+    in_memory = False  # snapshot() may call the engine
+
     def __init__(self, backend: Backend, settings: Settings) -> None:
         super().__init__(backend, settings)
         self._fresh: TTLCache[Snapshot] = TTLCache("state", settings.cache_ttl)
@@ -195,6 +199,7 @@ class DockerLiveState(EngineState):
     """Event stream + periodic resync in one background thread per process."""
 
     backend: Any  # DockerBackend: events(), get_container(), close_events() beyond the Backend protocol
+    in_memory = True
 
     def __init__(self, backend: Any, settings: Settings) -> None:
         super().__init__(backend, settings)
@@ -279,6 +284,8 @@ class DockerLiveState(EngineState):
 
 class KubernetesLiveState:
     """The Kubernetes backend's pod informers are the live state; snapshots are rebuilt when they change."""
+
+    in_memory = True  # the informers' caches; the watch runs in the backend's own threads
 
     def __init__(self, backend: Any, settings: Settings) -> None:
         self.backend = backend

@@ -132,8 +132,9 @@ class InventoryService:
         """Containers of the available sources, sorted by id so cursors are stable; no engine call."""
         return self.view(source).select(include_stopped)
 
-    def page(self, q: ListQuery) -> ContainerPage:
-        view = self.view(q.source)
+    def page(self, q: ListQuery, view: FleetView | None = None) -> ContainerPage:
+        """One page of the listing, cut from ``view`` (default: the current view of the query's sources)."""
+        view = view or self.view(q.source)
         items, total, next_cursor = q.page(view.select(q.include_stopped))
         return ContainerPage(items, total, next_cursor, view.version, view.partial, [s.brief() for s in view.sources])
 

@@ -1,8 +1,10 @@
 """OpenTelemetry tracing: Flask server spans, outgoing HTTP (docker SDK / kubernetes) spans.
 
-Configured by the standard OTEL_* variables. Export is on only when an endpoint is set
-(OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT), so the local stack
-runs without a collector. W3C ``traceparent`` from Nginx is honoured (default propagator).
+Configured by the standard OTEL_* variables. Spans are made only when they go somewhere: with an endpoint
+(OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) every request gets a server span and
+outgoing HTTP gets client spans. Without one (the local stack runs without a collector) the caller's W3C
+``traceparent`` (Nginx's) is only made current for the request, so log lines still carry its trace id, at a
+fraction of a span's cost per request.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 
-from flask import Flask
+from flask import Flask, g, request
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +42,29 @@ def configure_tracing(app: Flask, service_version: str) -> bool:
 
             provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
         trace.set_tracer_provider(provider)
+    if not endpoint:
+        _propagate_only(app)
+        log.info("tracing configured", extra={"otlp_export": False})
+        return False
     FlaskInstrumentor().instrument_app(app, excluded_urls="healthz,readyz,metrics")
     if not RequestsInstrumentor().is_instrumented_by_opentelemetry:
         RequestsInstrumentor().instrument()
-    log.info("tracing configured", extra={"otlp_export": bool(endpoint)})
-    return bool(endpoint)
+    log.info("tracing configured", extra={"otlp_export": True})
+    return True
+
+
+def _propagate_only(app: Flask) -> None:
+    """Make the incoming trace context current for each request (no span: nothing would export it)."""
+    from opentelemetry import context
+    from opentelemetry.propagate import extract
+
+    @app.before_request
+    def _attach() -> None:
+        if "traceparent" in request.headers:
+            g.otel_token = context.attach(extract(request.headers))
+
+    @app.teardown_request
+    def _detach(_exc: BaseException | None) -> None:
+        token = g.pop("otel_token", None)
+        if token is not None:
+            context.detach(token)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import platform
+from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
@@ -49,20 +50,25 @@ def list_containers() -> Response:
     settings = _settings()
     svc = _service()
     q = ListQuery.parse(request.args, settings.page_limit_default, settings.page_limit_max, svc.source_names())
-    page = svc.page(q)
-    meta = {
-        "count": len(page.items),
-        "total": page.total,
-        "next_cursor": page.next_cursor,
-        "backend": svc.backend.name,
-        "partial": page.partial,
-        "sources": page.sources,
-    }
-    head, etag = current_app.extensions["pages"].body(page.version, q.key(), page.items, meta)
+    view = svc.view(q.source)
+
+    def build() -> dict[str, Any]:
+        page = svc.page(q, view)
+        return {
+            "items": [c.to_dict() for c in page.items],
+            "count": len(page.items),
+            "total": page.total,
+            "next_cursor": page.next_cursor,
+            "backend": svc.backend.name,
+            "partial": page.partial,
+            "sources": page.sources,
+        }
+
+    head, etag = current_app.extensions["pages"].body(view.version, q.key(), build)
 
     def full() -> Response:
         # The encoded page is shared; only the caller's address is added per request.
-        body = f'{head},"client_ip":{current_app.json.dumps(request.remote_addr)}}}\n'
+        body = b"".join((head, b',"client_ip":', current_app.json.dumps(request.remote_addr).encode(), b"}\n"))
         return current_app.response_class(body, mimetype="application/json")
 
     return conditional(etag, full, _cacheable)

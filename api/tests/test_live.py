@@ -6,6 +6,7 @@ tests/integration/test_live.py runs the same code against the real engine throug
 
 from __future__ import annotations
 
+import json
 import queue
 import time
 from collections.abc import Iterator
@@ -257,3 +258,40 @@ def test_304_needs_auth_first(backend: RecordedBackend, tmp_path: Any) -> None:
         "/api/containers", headers={"Authorization": "Bearer s3cret", "If-None-Match": ok.headers["ETag"]}
     )
     assert authed.status_code == 304 and authed.headers["Cache-Control"] == "private, no-store"
+
+
+def test_an_unchanged_state_reuses_the_merged_view_and_a_change_rebuilds_it(events_backend: EventBackend) -> None:
+    app = make_app(events_backend)
+    client = app.test_client()
+    svc = app.extensions["inventory"]
+    assert client.get("/readyz").status_code == 200
+    first = client.get("/api/containers?all=true")
+    assert svc.view() is svc.view()  # no merge, no sort, no copy per request
+    again = client.get("/api/containers?all=true")
+    assert again.get_json()["items"] == first.get_json()["items"] and again.headers["ETag"] == first.headers["ETag"]
+    before, version = svc.view(), svc.live.snapshot().version
+    cid = "e" * 64
+    _new_entry(events_backend, cid, "late-comer")
+    events_backend.events_q.put(ContainerEvent(cid, "start"))
+    svc.live.wait_for_change(version, 3)
+    assert svc.view() is not before and cid in svc.view().by_id
+    after = client.get("/api/containers?all=true")
+    assert cid in [c["id"] for c in after.get_json()["items"]] and after.headers["ETag"] != first.headers["ETag"]
+    svc.live.stop()
+
+
+def test_without_an_exporter_the_callers_trace_id_reaches_the_log_and_no_span_is_made(
+    backend: RecordedBackend, capsys: Any
+) -> None:
+    from opentelemetry import trace
+
+    seen: list[bool] = []
+    app = make_app(backend, LOG_LEVEL="INFO")
+    app.before_request(lambda: seen.append(trace.get_current_span().is_recording()))
+    trace_id, parent = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    capsys.readouterr()
+    resp = app.test_client().get("/api/version", headers={"traceparent": f"00-{trace_id}-{parent}-01"})
+    assert resp.status_code == 200 and seen == [False]
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
+    access = [x for x in lines if x.get("logger") == "inventory.access" and x.get("route") == "/api/version"]
+    assert access and access[0]["trace_id"] == trace_id and access[0]["span_id"] == parent

@@ -211,6 +211,11 @@ def restore(backup_dir: Path, url: str, replace: bool, runner: Runner) -> None:
         _run([*cmd, f"--dbname={db.conninfo()}", str(backup_dir / PG_FILE)], db)
         with closing(_pg_connect(db)) as conn, conn.cursor() as cur:
             restored = _pg_counts(cur)
+            # pg_restore brings no planner statistics: without them the history queries scan whole tables until
+            # autovacuum gets round to it (ANALYZE is transactional: it counts once committed).
+            progress("ANALYZE (planner statistics for the restored tables)")
+            cur.execute("ANALYZE")
+            conn.commit()
     if restored != doc["tables"]:
         raise VerifyError(f"restored row counts {restored} differ from the manifest {doc['tables']}")
     progress(f"restored {sum(restored.values())} rows in {len(restored)} tables into {db.redacted()}")

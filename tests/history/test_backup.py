@@ -69,6 +69,10 @@ def test_backup_restore_round_trip(migrated_url: str, tmp_path: Path, request: p
     assert restored.returncode == 0, restored.stderr
     assert all_changes(target) == all_changes(migrated_url)
     assert len(all_changes(target)) == 300
+    if target.startswith("postgresql"):  # pg_restore brings no planner statistics; the restore makes them
+        with db.make_engine(target).connect() as conn:
+            stats = conn.exec_driver_sql("SELECT count(*) FROM pg_stats WHERE tablename = 'history_change'").scalar()
+        assert stats, "restored history_change has no planner statistics (no ANALYZE after pg_restore)"
     # a second restore into the now non-empty database is refused unless --replace
     again = invops("history", "restore", str(backup), "--database-url", target)
     assert again.returncode == 1 and "--replace" in again.stderr

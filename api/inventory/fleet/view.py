@@ -6,7 +6,8 @@
 * Reading the fleet never waits on a source beyond that source's own deadline (its timeout + slack):
   snapshots are read in parallel, and a source that is not synced (down, slow, stream broken) is
   reported in the status block instead of failing the answer. ``partial`` says that happened.
-* Merging is cached per source snapshot version, so a request costs one sort, not a copy per container.
+* Merging is cached per source snapshot version, and the merged view per set of snapshots: an unchanged
+  fleet costs a request no merge, no sort and no copy.
 """
 
 from __future__ import annotations
@@ -95,6 +96,7 @@ class Fleet:
         self.by_name = {s.name: s for s in sources}
         self._pool = ThreadPoolExecutor(max_workers=min(32, len(sources) * 2), thread_name_prefix="fleet")
         self._qualified: dict[str, _Qualified] = {}
+        self._views: dict[tuple[str, ...], tuple[tuple[Snapshot | None, ...], FleetView]] = {}
         self._lock = threading.Lock()
 
     def start(self) -> None:
@@ -121,17 +123,28 @@ class Fleet:
             snap = source.live.snapshot()
         return snap
 
+    @staticmethod
+    def _ready(source: Source) -> Snapshot | None:
+        """The snapshot without a thread hop, when reading it cannot block: an in-memory state past its start."""
+        if not getattr(source.live, "in_memory", False):
+            return None
+        snap = source.live.snapshot()
+        starting = not snap.synced and snap.error == NOT_SYNCED_YET and snap.last_sync is None
+        return None if starting else snap
+
     def _snapshots(self, selected: list[Source]) -> list[tuple[Source, Snapshot | None]]:
         started = time.monotonic()
-        futures = [(s, self._pool.submit(self._read, s)) for s in selected]
+        ready = [(s, self._ready(s)) for s in selected]
+        futures = {s.name: self._pool.submit(self._read, s) for s, snap in ready if snap is None}
         out: list[tuple[Source, Snapshot | None]] = []
-        for source, future in futures:
+        for source, snap in ready:
+            if snap is not None:
+                out.append((source, snap))
+                continue
             remaining = started + source.config.timeout + DEADLINE_SLACK - time.monotonic()
             try:
-                out.append((source, future.result(timeout=max(0.0, remaining))))
-            except FutureTimeout:
-                out.append((source, None))
-            except BackendUnavailable:
+                out.append((source, futures[source.name].result(timeout=max(0.0, remaining))))
+            except (FutureTimeout, BackendUnavailable):
                 out.append((source, None))
         return out
 
@@ -176,12 +189,22 @@ class Fleet:
         return found
 
     def view(self, names: Iterable[str] | None = None) -> FleetView:
-        """The merged view of the named sources (default: all). Never raises for a source that is down."""
+        """The merged view of the named sources (default: all). Never raises for a source that is down.
+
+        The last view per selection is kept with the snapshots it was built from: while none of them is
+        replaced (no change, no sync), a request costs no merge, no sort and no copy.
+        """
         selected = self.sources if names is None else [self.by_name[n] for n in names]
+        read = self._snapshots(selected)
+        key = tuple(s.name for s in selected)
+        with self._lock:
+            cached = self._views.get(key)
+        if cached is not None and all(a is b for a, (_, b) in zip(cached[0], read, strict=True)):
+            return cached[1]
         statuses: list[SourceStatus] = []
         containers: list[Container] = []
         details: dict[str, ContainerDetail] = {}
-        for source, snap in self._snapshots(selected):
+        for source, snap in read:
             if snap is None:
                 statuses.append(_late(source))
                 continue
@@ -192,12 +215,16 @@ class Fleet:
                 containers.extend(merged.containers)
                 details.update(merged.details)
         containers.sort(key=lambda c: c.id)
-        return FleetView(
+        view = FleetView(
             containers=tuple(containers),
             details=MappingProxyType(details),
             sources=tuple(statuses),
             by_id=MappingProxyType({c.id: c for c in containers}),
         )
+        if all(snap is not None for _, snap in read):  # a late source's status carries no snapshot to compare
+            with self._lock:
+                self._views[key] = (tuple(snap for _, snap in read), view)
+        return view
 
 
 def _late(source: Source) -> SourceStatus:
