@@ -1,17 +1,25 @@
-"""Migrations up and down, and the recorder -> query round trip, on SQLite and on PostgreSQL."""
+"""Migrations up and down, the recorder -> query round trip and the recorder -> webhook path, on SQLite and on
+PostgreSQL."""
 
 from __future__ import annotations
 
+import importlib.util
+import threading
 import time
 import uuid
+from pathlib import Path
+from typing import Any
 
 import docker
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from inventory.history import db
+from inventory.history.feed import ChangeFeed
 from inventory.history.models import TABLES, Base
 from inventory.history.query import ChangeFilter, HistoryQueries
+from inventory.history.settings import RecorderSettings
 from inventory.history.store import ChangeRecord, HistoryStore
+from inventory.history.webhook import WebhookSink
 from inventory.recorder.loop import Recorder
 from inventory.service import InventoryService
 from sqlalchemy import inspect
@@ -62,3 +70,53 @@ def test_recorder_round_trip(
     assert page.items[0].kind == "stopped"
     assert {x.rule for x in page.items if x.kind == "finding_opened"} >= {"run-as-root", "no-memory-limit"}
     assert page.items == queries.changes(ChangeFilter(container=c.id[:12], limit=100)).items  # type: ignore[attr-defined]
+
+
+def _receiver_module() -> Any:
+    example = Path(__file__).resolve().parents[2] / "docs" / "examples" / "webhook_receiver.py"
+    spec = importlib.util.spec_from_file_location("webhook_receiver", example)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_recorded_changes_reach_the_webhook(
+    migrated_url: str,
+    service: InventoryService,
+    engine_client: docker.DockerClient,
+    scratch: list[object],
+    tmp_path: Path,
+) -> None:
+    """The recorder stores a real container's findings; the sink reads them back from this database and the
+    docs' receiver verifies each signature (after two 500s)."""
+    receiver = _receiver_module().Receiver(0, b"s3cret-for-history-tests", fail_first=2)  # pragma: allowlist secret
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    secret = tmp_path / "secret"
+    secret.write_text("s3cret-for-history-tests\n")  # pragma: allowlist secret
+    settings = RecorderSettings(
+        webhook_url=f"http://127.0.0.1:{receiver.server_address[1]}/hook",
+        webhook_secret_file=str(secret),
+        webhook_min_severity="HIGH",
+        webhook_backoff=0.05,
+    )
+    engine = db.make_engine(migrated_url)
+    sink = WebhookSink(settings, ChangeFeed(engine))
+    recorder = Recorder(service, HistoryStore(engine), retention_days=7, notify=sink.offer)
+    sink.start()
+    try:
+        recorder.cycle()
+        name = f"invtest-hook-{uuid.uuid4().hex[:8]}"
+        run_container(engine_client, scratch, name, user="0")
+        opened = [x for x in cycle_until(recorder, service, name, "finding_opened") if x.kind == "finding_opened"]
+        wanted = {x.uid for x in opened if x.severity in ("CRITICAL", "HIGH")}
+        assert wanted, opened  # running as root is HIGH
+        deadline = time.monotonic() + 30
+        while not wanted <= set(receiver.seen) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert wanted <= set(receiver.seen), (wanted, list(receiver.seen))
+        assert all(receiver.seen[uid]["container_name"] == name for uid in wanted)
+    finally:
+        sink.stop(drain=1.0)
+        receiver.shutdown()
+        receiver.server_close()

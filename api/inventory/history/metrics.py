@@ -23,8 +23,10 @@ OPEN_FINDINGS = Gauge(
 )
 WEBHOOK = Counter(
     "inventory_webhook_deliveries_total",
-    "Webhook delivery attempts by outcome: delivered, failed (will retry), dropped (given up or queue full)",
+    "Webhook delivery attempts by outcome: delivered, failed (will retry), dropped (given up)",
     ["outcome"],
     registry=REGISTRY,
 )
-WEBHOOK_QUEUE = Gauge("inventory_webhook_queue_length", "Changes waiting for delivery", registry=REGISTRY)
+WEBHOOK_QUEUE = Gauge(
+    "inventory_webhook_queue_length", "Stored changes the webhook sink has not handled yet", registry=REGISTRY
+)

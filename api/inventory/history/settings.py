@@ -25,7 +25,6 @@ class RecorderSettings:
     webhook_max_attempts: int = 6
     webhook_backoff: float = 0.5
     webhook_timeout: float = 5.0
-    webhook_queue: int = 1000
 
 
 def database_url(env: Mapping[str, str]) -> str:
@@ -57,5 +56,4 @@ def load_recorder_settings(env: Mapping[str, str] | None = None) -> RecorderSett
         webhook_max_attempts=_int(env, "WEBHOOK_MAX_ATTEMPTS", 6, minimum=1),
         webhook_backoff=_float(env, "WEBHOOK_BACKOFF", 0.5, minimum=0.01),
         webhook_timeout=_float(env, "WEBHOOK_TIMEOUT", 5.0, minimum=0.1),
-        webhook_queue=_int(env, "WEBHOOK_QUEUE", 1000, minimum=1),
     )

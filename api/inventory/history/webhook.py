@@ -3,8 +3,8 @@
 Each delivery carries ``X-Inventory-Timestamp`` (Unix seconds), ``X-Inventory-Signature: v1=<hex>`` where
 hex = HMAC-SHA256(secret, "<timestamp>.<body>"), and ``Idempotency-Key`` (the change id, the same on every
 retry). Failed attempts (connection errors, timeouts, 408/429/5xx) are retried with exponential backoff;
-other 4xx answers and exhausted retries drop the delivery. The queue lives in memory (bounded): what is
-still queued when the recorder stops is not sent, and stays queryable in /api/changes.
+other 4xx answers and exhausted retries drop the delivery. The queue is the stored change table read past a
+cursor in the database (``feed.ChangeFeed``): a recorder restart loses nothing, deliveries resume in order.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import hashlib
 import hmac
 import json
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable
@@ -23,12 +22,15 @@ from pathlib import Path
 import requests
 
 from . import metrics
+from .feed import ChangeFeed
 from .settings import WEBHOOK_SEVERITIES, RecorderSettings
 from .store import ChangeRecord
 
 log = logging.getLogger("inventory.webhook")
 RETRYABLE = {408, 425, 429}
 MAX_BACKOFF = 60.0
+BATCH = 100  # changes read from the feed at a time
+IDLE_POLL = 1.0  # seconds between looks at the feed when nothing nudges the sink
 
 
 def rank(severity: str | None) -> int:
@@ -54,39 +56,45 @@ class WebhookSink:
     def __init__(
         self,
         settings: RecorderSettings,
+        feed: ChangeFeed,
         post: Callable[..., requests.Response] | None = None,
         sleep: Callable[[float], bool] | None = None,
     ) -> None:
         self.settings = settings
-        self._queue: queue.Queue[_Delivery] = queue.Queue(maxsize=settings.webhook_queue)
+        self.feed = feed
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._post = post or requests.Session().post
         self._sleep = sleep or self._stop.wait
         self._thread = threading.Thread(target=self._run, name="webhook", daemon=True)
         self._min_rank = rank(settings.webhook_min_severity)
+        self._cursor: int | None = None
+        self._caught_up = threading.Event()
 
     def wanted(self, change: ChangeRecord) -> bool:
         return rank(change.severity) <= self._min_rank
 
     def offer(self, changes: list[ChangeRecord]) -> None:
-        for change in changes:
-            if not self.wanted(change):
-                continue
-            try:
-                self._queue.put_nowait(_Delivery(change.uid, body_of(change)))
-            except queue.Full:
-                metrics.WEBHOOK.labels("dropped").inc()
-                log.warning("webhook queue full, change dropped", extra={"change": change.uid})
-        metrics.WEBHOOK_QUEUE.set(self._queue.qsize())
+        """The recorder stored these changes: look at the feed now instead of at the next poll."""
+        if any(self.wanted(c) for c in changes):
+            self._caught_up.clear()
+            self._wake.set()
 
     def start(self) -> None:
+        """Fix the cursor before the recorder's first cycle (so that cycle's changes are sent), then run."""
+        try:
+            self._cursor = self.feed.cursor()
+        except Exception as exc:  # noqa: BLE001 - database down: the thread keeps trying
+            log.warning("webhook feed unavailable", extra={"error": type(exc).__name__})
         self._thread.start()
 
     def stop(self, drain: float = 5.0) -> None:
-        deadline = time.monotonic() + drain
-        while not self._queue.empty() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        """Stop after the changes stored so far are handled, or after ``drain`` seconds (the rest waits in the
+        database for the next start)."""
+        self._wake.set()
+        self._caught_up.wait(drain)
         self._stop.set()
+        self._wake.set()
         self._thread.join(timeout=self.settings.webhook_timeout + 1)
 
     def _secret(self) -> bytes:
@@ -140,8 +148,26 @@ class WebhookSink:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                d = self._queue.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            self.deliver(d)
-            metrics.WEBHOOK_QUEUE.set(self._queue.qsize())
+                self._drain_feed()
+            except Exception as exc:  # noqa: BLE001 - the database may be down; never let the thread die
+                log.warning("webhook feed unavailable", extra={"error": type(exc).__name__})
+                self._sleep(IDLE_POLL)
+
+    def _drain_feed(self) -> None:
+        """Deliver what lies past the cursor, in order; then wait for a nudge or the next poll."""
+        if self._cursor is None:
+            self._cursor = self.feed.cursor()
+        batch = self.feed.after(self._cursor, BATCH)
+        metrics.WEBHOOK_QUEUE.set(self.feed.pending(self._cursor))
+        if not batch:
+            self._caught_up.set()
+            self._wake.wait(IDLE_POLL)
+            self._wake.clear()
+            return
+        for change in batch:
+            if self.wanted(change):
+                if self.deliver(_Delivery(change.uid, body_of(change))) == "stopped":
+                    break  # not handled: the cursor stays before it, the next start sends it
+                self.feed.advance(change.id)  # done with it, durably, before the next one
+            self._cursor = change.id
+        self.feed.advance(self._cursor)  # past the unwanted ones too

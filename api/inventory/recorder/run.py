@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..config import ConfigError, load_settings
 from ..history import db, metrics
+from ..history.feed import ChangeFeed
 from ..history.settings import RecorderSettings, load_recorder_settings
 from ..history.store import HistoryStore
 from ..history.webhook import WebhookSink
@@ -52,7 +53,7 @@ def main() -> int:
     service = InventoryService(None, settings)  # every configured source
     service.start()
     engine = db.make_engine(rec.database_url)
-    sink = WebhookSink(rec) if rec.webhook_url else None
+    sink = WebhookSink(rec, ChangeFeed(engine)) if rec.webhook_url else None
     recorder = Recorder(service, HistoryStore(engine), rec.retention_days, sink.offer if sink else None)
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
