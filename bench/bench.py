@@ -34,7 +34,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import openloop
-from live_checks import api_ids, freshness, listing_matches_engine, worker_memory_mb
+from live_checks import api_ids, change_rows, freshness, listing_matches_engine, worker_memory_mb
 from report import report
 
 from tests.support.stack import Stack, docker_bin, free_port, image_tag
@@ -148,6 +148,13 @@ def start_one(client: docker.DockerClient, labels: dict[str, str], into: list) -
     return c
 
 
+def remove_quietly(container: Any) -> None:
+    try:
+        container.remove(force=True)
+    except docker.errors.NotFound:
+        pass  # removed by the run itself (change_rows removes what it made)
+
+
 def scale_to(client: docker.DockerClient, n: int, already: list) -> None:
     """Start small labelled containers until ``already`` holds ``n``."""
     with ThreadPoolExecutor(8) as pool:
@@ -235,6 +242,7 @@ def main() -> None:
             lists, resyncs = calls1[0] - calls0[0], calls1[1] - calls0[1]
             rows.append((n, running, len(body), static, cached, uncached, floor, lists, resyncs, steady))
         fresh = freshness(client, stack, lambda labels: start_one(client, labels, extra))
+        fresh["rows"] = change_rows(client, stack, lambda labels: start_one(client, labels, extra))
         big = {}
         if BIG:
             scale_to(client, max(BIG - len(client.containers.list()) + len(extra), len(extra)), extra)
@@ -245,7 +253,7 @@ def main() -> None:
             big["uncached"] = wrk(f"{stack.url}/api/containers?limit=1000", BYPASS)
     finally:
         with ThreadPoolExecutor(8) as pool:
-            list(pool.map(lambda c: c.remove(force=True), extra))
+            list(pool.map(remove_quietly, extra))
         stack.down()
     report(rows, fresh, big, sizes, ready)
 

@@ -6,6 +6,7 @@ import json
 import math
 import statistics
 import time
+from functools import partial
 from typing import Any
 
 import docker
@@ -107,3 +108,38 @@ def worker_memory_mb(stack: Stack) -> list[float]:
     procs = json.loads(out.decode().strip().splitlines()[-1])
     master = min(p["pid"] for p in procs)
     return [p["rss_kb"] / 1024 for p in procs if p["ppid"] == master]
+
+
+def change_rows(client: docker.DockerClient, stack: Stack, run: Any, rounds: int = 5) -> dict[str, float]:
+    """Start, kill, start, stop, rename and remove real containers; time until the recorder's change row for
+    each shows in /api/changes (through Nginx, database answers are never micro-cached)."""
+    session = requests.Session()
+
+    def kinds(ref: str) -> list[str]:
+        resp = session.get(f"{stack.url}/api/changes", params={"container": ref, "limit": 100}, timeout=5)
+        return [r["kind"] for r in resp.json()["items"]] if resp.status_code == 200 else []
+
+    delays: list[float] = []
+
+    def wait(ref: str, kind: str, count: int, start: float) -> None:
+        while kinds(ref).count(kind) < count:
+            if time.monotonic() - start > 30:
+                raise RuntimeError(f"no {kind!r} row for {ref} after 30 s")
+            time.sleep(0.02)
+        delays.append(time.monotonic() - start)
+
+    def timed(action: Any, ref: str, kind: str, count: int) -> None:
+        start = time.monotonic()
+        action()
+        wait(ref, kind, count, start)
+
+    for _ in range(rounds):
+        start = time.monotonic()
+        c = run({FRESH_LABEL: "1"})
+        wait(c.id, "appeared", 1, start)
+        timed(c.kill, c.id, "stopped", 1)
+        timed(c.start, c.id, "restarted", 1)
+        timed(partial(c.stop, timeout=0), c.id, "stopped", 2)
+        timed(partial(c.rename, c.name + "-renamed"), c.id, "renamed", 1)
+        timed(partial(c.remove, force=True), c.id, "disappeared", 1)
+    return {"p50": statistics.median(delays), "p95": percentile(delays, 95), "max": max(delays), "n": len(delays)}

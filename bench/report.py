@@ -44,6 +44,14 @@ def report(rows: list, fresh: dict, big: dict, sizes: dict, ready: list[float]) 
         "<= 1 s",
         fresh["p95"] <= 1.0,
     )
+    rows_ = fresh["rows"]
+    check(
+        f"change -> /api/changes row (start, kill, start, stop, rename, remove; p50 {rows_['p50']:.2f} s, "
+        f"max {rows_['max']:.2f} s), p95 over {rows_['n']}",
+        f"{rows_['p95']:.2f} s",
+        "<= 2 s",
+        rows_["p95"] <= 2.0,
+    )
     for n, running, _, static, cached, uncached, floor, lists, resyncs, steady in rows:
         judged = n == TARGET_COUNT
         factor = uncached["rps"] / floor["rps"]

@@ -135,11 +135,11 @@ class EngineState:
     def resync(self) -> Snapshot:
         current = self._store.current()
         listed = sorted(self.backend.list_containers(True), key=lambda c: c.id)
+        metrics.LIVE_RESYNCS.inc()  # right after its one list call, so the two counters move together
         keep = {c.id: current.details[c.id] for c in listed if current.by_id.get(c.id) == c and c.id in current.details}
         todo = [c.id for c in listed if c.id not in keep]
         fetched = dict(zip(todo, self._inspect_pool.map(self._inspect_or_none, todo), strict=True))
         details = {**keep, **{cid: d for cid, d in fetched.items() if d is not None}}
-        metrics.LIVE_RESYNCS.inc()
         return self._store.publish(
             containers=tuple(c for c in listed if c.id in details),
             details=details,
