@@ -305,3 +305,21 @@ def test_no_inline_suppressions_in_scanned_sources() -> None:
         text = (ROOT / f).read_text().lower()
         for marker in ("checkov:skip", "trivy:ignore", "hadolint ignore", "checkov.io/skip"):
             assert marker not in text, f"{f}: inline suppression {marker!r}; use scan/waivers.yaml"
+
+
+def test_whole_filesystem_copy_only_flattens_the_api_image() -> None:
+    """.hadolint.yaml ignores DL3067 for one reason: api/Dockerfile's `FROM scratch` + `COPY --from=runtime / /`.
+    Any other whole-filesystem copy (another Dockerfile, another stage, not into scratch) fails here instead."""
+    files = subprocess.run(
+        ["git", "-C", str(ROOT), "ls-files", "*Dockerfile"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    copies = []
+    for f in files:
+        stage = ""
+        for line in (ROOT / f).read_text().splitlines():
+            if line.startswith("FROM "):
+                stage = line.split()[1]
+            m = re.match(r"COPY\s+(?:--\S+\s+)*--from=(\S+)(?:\s+--\S+)*\s+/\s+\S+\s*$", line)
+            if m:
+                copies.append((f, stage, m.group(1)))
+    assert copies == [("api/Dockerfile", "scratch", "runtime")]
