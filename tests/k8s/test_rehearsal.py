@@ -18,6 +18,7 @@ import yaml
 from .conftest import CHART, ROOT
 from .rehearsal import Rehearsal, Result, copy_tree
 from .rehearsal.state import new_cluster, new_world
+from .selection import merged_values, unselected
 
 VERSION = (ROOT / "VERSION").read_text().strip()
 PROFILE = "container-inventory"
@@ -135,6 +136,7 @@ def check_minikube_first_run(r: Result) -> None:
     loads = [c for c in r.by("minikube") if "load" in c.argv]
     assert loads and max(map(r.calls.index, loads)) < r.calls.index(inventory_upgrade(r)), "images loaded before helm"
     check_one_monitoring_release(r, PROFILE)
+    check_prometheus_selects_our_monitors(r, PROFILE)
     # The generated Grafana password goes through a file, never argv.
     assert not [c for c in r.calls if any("admin-password=" in a and "--from-file" not in a for a in c.argv)]
 
@@ -150,6 +152,18 @@ def check_one_monitoring_release(r: Result, context: str) -> None:
     fullname = yaml.safe_load((ROOT / KPS_VALUES).read_text())["fullnameOverride"]
     server = yaml.safe_load((CHART / "values.yaml").read_text())["keda"]["prometheusServer"]
     assert server == f"http://{fullname}-prometheus.monitoring.svc:9090", server
+
+
+def check_prometheus_selects_our_monitors(r: Result, context: str) -> None:
+    """The ServiceMonitor / PrometheusRule our release installed carry labels THE kube-prometheus-stack release
+    (as installed, with the values files it got) selects - also with that chart's default selectors."""
+    releases = r.cluster(context)["releases"]
+    (kps,) = [k for k, v in releases.items() if v["chart_name"] == "kube-prometheus-stack"]
+    values = merged_values(releases[kps]["values"])
+    monitors = releases["container-inventory/inventory"]["monitors"]
+    assert {m["kind"] for m in monitors} >= {"ServiceMonitor", "PrometheusRule"}, monitors
+    problems = unselected(monitors, values, kps.split("/", 1)[1])
+    assert not problems, "\n".join(problems)
 
 
 def check_app_only_deploy(r: Result, context: str = "dev") -> None:
@@ -269,6 +283,7 @@ def test_platform_step_and_monitoring_lane_share_one_release(tmp_path):
     r = platform_then_monitoring(tmp_path)
     assert r.rc == 0, r.explain()
     check_one_monitoring_release(r, "dev")
+    check_prometheus_selects_our_monitors(r, "dev")
     assert r.cluster("dev")["releases"]["monitoring/kps"]["revision"] == 2  # the lane upgraded the same release
     charts = [c.extra["release"]["chart"] for c in r.upgrades()]
     assert charts.count("kedacore/keda") == 1 and charts.count("kyverno/kyverno") == 1
@@ -358,6 +373,38 @@ def _second_kps(tmp: Path, root: Path) -> None:
     ("deploy/monitoring/scripts/monitoring-up.sh", '"${VALUES[@]}" --atomic', "--atomic"),
 )
 def _chart_defaults(tmp: Path, root: Path) -> None:
+    check_minikube_first_run(minikube_up(tmp, root))
+
+
+@mutation(
+    "chart-labels-monitors-for-another-prometheus-release",
+    (
+        "deploy/helm/container-inventory/values.yaml",
+        "  prometheusRelease: kps\n",
+        "  prometheusRelease: kube-prometheus-stack\n",
+    ),
+)
+def _release_label(tmp: Path, root: Path) -> None:
+    check_minikube_first_run(minikube_up(tmp, root))
+
+
+@mutation(
+    "kube-prometheus-stack-installed-under-another-release-name",
+    ("deploy/scripts/lib.sh", "\nKPS_RELEASE=kps\n", "\nKPS_RELEASE=prometheus\n"),
+)
+def _release_name(tmp: Path, root: Path) -> None:
+    check_prometheus_selects_our_monitors(platform_then_monitoring(tmp, root), "dev")
+
+
+@mutation(
+    "kps-rule-selector-wants-another-label",
+    (
+        "deploy/monitoring/values-kube-prometheus-stack.yaml",
+        "    ruleSelectorNilUsesHelmValues: false\n",
+        "    ruleSelectorNilUsesHelmValues: false\n    ruleSelector: {matchLabels: {team: platform}}\n",
+    ),
+)
+def _rule_selector(tmp: Path, root: Path) -> None:
     check_minikube_first_run(minikube_up(tmp, root))
 
 

@@ -17,6 +17,7 @@ from state import fail, flag, install_chart_apis, main, take, take_all, world
 
 REAL_HELM = os.environ.get("REHEARSAL_REAL_HELM", "helm")
 WORKLOADS = {"Deployment", "Pod", "StatefulSet", "DaemonSet", "Job"}
+MONITOR_KINDS = {"ServiceMonitor", "PodMonitor", "PrometheusRule"}
 
 
 def real_helm(args: list[str]) -> subprocess.CompletedProcess[str]:
@@ -70,7 +71,27 @@ def install_local(cluster: dict[str, Any], release: str, chart: str, namespace: 
                 images.append({"image": image, "policy": policy, "hook": hook})
                 if not hook:
                     check_pull(cluster, image, policy, release)
-    return {"values": values, "sets": sets, "set_files": set_files, "images": images, "objects": len(docs)}
+    # What a Prometheus operator would select on: kind, namespace, name and labels of each monitor / rule object.
+    monitors = [
+        {
+            "kind": d["kind"],
+            "metadata": {
+                "name": d["metadata"]["name"],
+                "namespace": d["metadata"].get("namespace") or namespace,
+                "labels": d["metadata"].get("labels") or {},
+            },
+        }
+        for d in docs
+        if d["kind"] in MONITOR_KINDS
+    ]
+    return {
+        "values": values,
+        "sets": sets,
+        "set_files": set_files,
+        "images": images,
+        "objects": len(docs),
+        "monitors": monitors,
+    }
 
 
 def check_pull(cluster: dict[str, Any], image: str, policy: str, release: str) -> None:

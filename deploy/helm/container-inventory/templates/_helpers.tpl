@@ -16,6 +16,18 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- end -}}
 
+{{/* labels of a ServiceMonitor / PodMonitor / PrometheusRule: (dict "m" .Values.monitoring "extra" <its labels>).
+     `release` is always monitoring.prometheusRelease (the kube-prometheus-stack release that selects them). */}}
+{{- define "ci.prometheusLabels" -}}
+{{- if hasKey (.extra | default dict) "release" -}}
+{{- fail "monitoring.*.labels must not set `release`: set monitoring.prometheusRelease (the kube-prometheus-stack release name)" -}}
+{{- end -}}
+release: {{ required "monitoring.prometheusRelease (the kube-prometheus-stack release name) is required" .m.prometheusRelease | quote }}
+{{- with .extra }}
+{{ toYaml . }}
+{{- end -}}
+{{- end -}}
+
 {{/* selector labels: (dict "ctx" $ "component" "flask-api") */}}
 {{- define "ci.selector" -}}
 app.kubernetes.io/name: {{ .component }}
