@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import docker
 import pytest
 import requests
+from docker.models.containers import Container
 
 from tests.support.stack import Stack, free_port, image_tag
 
@@ -76,51 +81,96 @@ ThreadingHTTPServer(("0.0.0.0", 2375), H).serve_forever()
 """
 
 
-@pytest.fixture()
-def slow_engine_api(client: docker.DockerClient):
-    """flask-api (real image, hardened) whose engine takes 3 s per listing: the workers' first sync is slow,
-    so requests made right after start wait for it (up to ENGINE_TIMEOUT) and stay in flight."""
-    suffix = uuid.uuid4().hex[:8]
-    net = client.networks.create(f"invtest-sigterm-{suffix}")
-    image = f"flask-api:{image_tag()}"
-    hardening = {
-        "cap_drop": ["ALL"],
-        "read_only": True,
-        "security_opt": ["no-new-privileges:true"],
-        "tmpfs": {"/tmp": "size=64m,mode=1777"},
-    }
-    engine = client.containers.run(
-        image, ["python3", "-c", SLOW_ENGINE], name=f"slow-engine-{suffix}", network=net.name, detach=True, **hardening
-    )
-    port = free_port()
-    api = client.containers.run(
-        image,
-        name=f"invtest-api-{suffix}",
-        network=net.name,
-        detach=True,
-        environment={
-            "DOCKER_HOST": f"tcp://slow-engine-{suffix}:2375",
-            "CACHE_TTL": "0",
-            "ENGINE_TIMEOUT": "5",
-            "GRACEFUL_TIMEOUT": "20",
-        },
-        ports={"8000/tcp": ("127.0.0.1", port)},
-        **hardening,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
+def remove_everything(client: docker.DockerClient, containers: tuple[str, ...], network: str) -> None:
+    """Remove the named containers, then the network, each by name (a container whose start failed was still
+    created, and no object was returned for it); a missing one is fine, every step runs even if one fails."""
+    errors: list[Exception] = []
+    for name in containers:
         try:
-            if requests.get(url + "/healthz", timeout=1).status_code == 200:
-                break
-        except requests.RequestException:
+            client.containers.get(name).remove(force=True)
+        except docker.errors.NotFound:
             pass
-        assert time.monotonic() < deadline, api.logs().decode()
-        time.sleep(0.2)
-    yield api, url
-    for c in (api, engine):
-        c.remove(force=True)
-    net.remove()
+        except docker.errors.APIError as exc:
+            errors.append(exc)
+    try:
+        client.networks.get(network).remove()
+    except docker.errors.NotFound:
+        pass
+    except docker.errors.APIError as exc:
+        errors.append(exc)
+    if errors:
+        raise errors[0]
+
+
+@contextlib.contextmanager
+def slow_engine_stack(
+    client: docker.DockerClient, port: int | None = None, suffix: str = ""
+) -> Iterator[tuple[Container, str]]:
+    """flask-api (real image, hardened) whose engine takes 3 s per listing: the workers' first sync is slow,
+    so requests made right after start wait for it (up to ENGINE_TIMEOUT) and stay in flight. Everything it
+    creates is removed on every path, a failed or interrupted setup included."""
+    suffix = suffix or uuid.uuid4().hex[:8]
+    engine_name, api_name, network = f"slow-engine-{suffix}", f"invtest-api-{suffix}", f"invtest-sigterm-{suffix}"
+    try:
+        net = client.networks.create(network)
+        image = f"flask-api:{image_tag()}"
+        hardening: dict[str, Any] = {
+            "cap_drop": ["ALL"],
+            "read_only": True,
+            "security_opt": ["no-new-privileges:true"],
+            "tmpfs": {"/tmp": "size=64m,mode=1777"},
+        }
+        client.containers.run(
+            image, ["python3", "-c", SLOW_ENGINE], name=engine_name, network=net.name, detach=True, **hardening
+        )
+        port = port or free_port()
+        api = client.containers.run(
+            image,
+            name=api_name,
+            network=net.name,
+            detach=True,
+            environment={
+                "DOCKER_HOST": f"tcp://{engine_name}:2375",
+                "CACHE_TTL": "0",
+                "ENGINE_TIMEOUT": "5",
+                "GRACEFUL_TIMEOUT": "20",
+            },
+            ports={"8000/tcp": ("127.0.0.1", port)},
+            **hardening,
+        )
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if requests.get(url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            assert time.monotonic() < deadline, api.logs().decode()
+            time.sleep(0.2)
+        yield api, url
+    finally:
+        remove_everything(client, (api_name, engine_name), network)
+
+
+@pytest.fixture()
+def slow_engine_api(client: docker.DockerClient) -> Iterator[tuple[Container, str]]:
+    with slow_engine_stack(client) as (api, url):
+        yield api, url
+
+
+def test_slow_engine_setup_failure_leaves_nothing_behind(client: docker.DockerClient) -> None:
+    """The leak seen under load: the API container is created but cannot start (here: its port is taken), so
+    containers.run raises with no object to remove. Nothing named after the fixture may remain."""
+    suffix = uuid.uuid4().hex[:8]
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        with pytest.raises(docker.errors.APIError), slow_engine_stack(client, taken.getsockname()[1], suffix):
+            pytest.fail("the API started on a port that is in use")
+    left = [c.name for c in client.containers.list(all=True, filters={"name": suffix})]
+    left += [n.name for n in client.networks.list(names=[f"invtest-sigterm-{suffix}"])]
+    assert not left, left
 
 
 def test_sigterm_completes_in_flight_requests(slow_engine_api) -> None:
