@@ -1,6 +1,6 @@
-"""A small TTL cache with single-flight.
+"""Two small caches: a TTL cache with single-flight, and a cache of values derived from one state version.
 
-N concurrent misses for the same key cause exactly one call to the loader; the other
+TTLCache: N concurrent misses for the same key cause exactly one call to the loader; the other
 callers wait for its result (or its exception). Errors are not cached, so recovery is
 immediate once the backend answers again.
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
@@ -81,3 +82,41 @@ class TTLCache(Generic[T]):
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+
+
+class VersionedCache(Generic[T]):
+    """Values derived from a state version (a posture report, a rendered page), computed once per (version, key).
+
+    No TTL: a new version is the only invalidation. ``versions=1`` (rendered pages, which are large) drops
+    everything when the version moves; more versions suit callers that alternate between views (one source, all
+    sources), bounded by ``max_entries`` (least recently used goes first).
+    """
+
+    def __init__(self, max_entries: int = 64, versions: int = 1) -> None:
+        self._lock = threading.Lock()
+        self._versions: OrderedDict[Hashable, None] = OrderedDict()
+        self._entries: OrderedDict[tuple[Hashable, Hashable], T] = OrderedDict()
+        self._max = max_entries
+        self._keep = versions
+
+    def get(self, version: Hashable, key: Hashable, build: Callable[[], T]) -> T:
+        with self._lock:
+            found = self._entries.get((version, key), _MISSING)
+            if found is not _MISSING:
+                self._entries.move_to_end((version, key))
+                return found  # type: ignore[return-value]
+        value = build()  # outside the lock: two first callers may both build; the results are equal
+        with self._lock:
+            self._versions[version] = None
+            self._versions.move_to_end(version)
+            while len(self._versions) > self._keep:
+                old, _ = self._versions.popitem(last=False)
+                for k in [k for k in self._entries if k[0] == old]:
+                    del self._entries[k]
+            self._entries[(version, key)] = value
+            while len(self._entries) > self._max:
+                self._entries.popitem(last=False)
+        return value
+
+
+_MISSING = object()

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any
 
 from flask import Response, request
+
+from .cache import VersionedCache
 
 
 def content_etag(content: Any) -> str:
@@ -40,35 +40,32 @@ def conditional(etag: str, build: Callable[[], Response], headers: Callable[[Res
 
 
 class RenderedPages:
-    """The listing's serialized items and ETag per (state version, query); holds the current version's only.
+    """Encoded answers and their ETags per (state version, query); holds the current version's only.
 
-    Selecting, paging and encoding 200 containers (~100 KB of JSON) is most of a listing's cost; a repeated
-    listing of an unchanged inventory skips all three and only adds its own ``client_ip``.
+    Selecting, paging and encoding 200 containers (~100 KB of JSON), or a posture report of them, is most of an
+    answer's cost; a repeated request against an unchanged inventory skips all of it and only adds its own
+    ``client_ip``.
     """
 
     def __init__(self, dumps: Callable[[Any], str], max_entries: int = 256) -> None:
         self._dumps = dumps
-        self._lock = threading.Lock()
-        self._version: Hashable = None
-        self._pages: OrderedDict[Hashable, tuple[bytes, str]] = OrderedDict()
-        self._max = max_entries
+        self._cache: VersionedCache[tuple[bytes, str]] = VersionedCache(max_entries)
 
     def body(self, version: Hashable, query: Hashable, build: Callable[[], dict[str, Any]]) -> tuple[bytes, str]:
-        """(UTF-8 JSON of ``build()`` without its closing brace, ETag); ``build`` runs only when the page is not
+        """(UTF-8 JSON of ``build()`` without its closing brace, ETag); ``build`` runs only when the answer is not
         kept."""
-        with self._lock:
-            if version != self._version:
-                self._pages.clear()
-                self._version = version
-            found = self._pages.get(query)
-            if found is not None:
-                self._pages.move_to_end(query)
-                return found
-        raw = self._dumps(build()).encode()
-        rendered = (raw[:-1], hashlib.sha256(raw).hexdigest()[:32])
-        with self._lock:
-            if version == self._version:
-                self._pages[query] = rendered
-                if len(self._pages) > self._max:
-                    self._pages.popitem(last=False)
-        return rendered
+
+        def render() -> tuple[bytes, str]:
+            raw = self._dumps(build()).encode()
+            return raw[:-1], hashlib.sha256(raw).hexdigest()[:32]
+
+        return self._cache.get(version, ("json", query), render)
+
+    def raw(self, version: Hashable, query: Hashable, build: Callable[[], bytes]) -> tuple[bytes, str]:
+        """(``build()``, ETag) for answers that carry no client address (SARIF, JUnit)."""
+
+        def render() -> tuple[bytes, str]:
+            raw = build()
+            return raw, hashlib.sha256(raw).hexdigest()[:32]
+
+        return self._cache.get(version, ("raw", query), render)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import platform
+from collections.abc import Callable
+from datetime import date
+from functools import partial
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -11,11 +13,11 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from . import metrics
 from .auth import TokenFile
 from .backends.base import BackendUnavailable
-from .conditional import conditional, content_etag
+from .conditional import conditional
 from .config import Settings
 from .openapi import spec
 from .posture import catalog
-from .posture.formats import FORMATS, to_junit, to_sarif
+from .posture.formats import FORMATS, encode
 from .problems import PROBLEM_JSON, Problem, bad_parameter
 from .query import ListQuery, parse_bool, parse_source
 from .service import InventoryService
@@ -66,12 +68,8 @@ def list_containers() -> Response:
 
     head, etag = current_app.extensions["pages"].body(view.version, q.key(), build)
 
-    def full() -> Response:
-        # The encoded page is shared; only the caller's address is added per request.
-        body = b"".join((head, b',"client_ip":', current_app.json.dumps(request.remote_addr).encode(), b"}\n"))
-        return current_app.response_class(body, mimetype="application/json")
-
-    return conditional(etag, full, _cacheable)
+    # The encoded page is shared; only the caller's address is added per request.
+    return conditional(etag, lambda: _with_client_ip(head), _cacheable)
 
 
 @api.get("/containers/<path:ref>")
@@ -121,23 +119,34 @@ def get_posture() -> Response:
         )
     include_stopped = parse_bool("all", request.args.get("all"))
     fmt = _posture_format()
-    source = parse_source(request.args.get("source"), _service().source_names())
-    report = _service().posture(include_stopped, source)
-    body = report.to_dict()
-
-    def build() -> Response:
-        if fmt == "sarif":
-            return Response(json.dumps(to_sarif(report, _settings().version)), mimetype=FORMATS["sarif"])
-        if fmt == "junit":
-            return Response(to_junit(report), mimetype=FORMATS["junit"])
-        return jsonify(body | {"client_ip": request.remote_addr})
+    svc = _service()
+    source = parse_source(request.args.get("source"), svc.source_names())
+    version = svc.view(source).version
+    query = ("posture", fmt, include_stopped, source, date.today())
+    pages = current_app.extensions["pages"]
+    # Rendered once per state version (the service caches the report itself); only client_ip is per request.
+    build: Callable[[], Response]
+    if fmt == "json":
+        head, etag = pages.body(version, query, lambda: svc.posture(include_stopped, source).to_dict())
+        build = partial(_with_client_ip, head)
+    else:
+        doc, etag = pages.raw(
+            version, query, lambda: encode(svc.posture(include_stopped, source), fmt, _settings().version)
+        )
+        build = partial(Response, doc, mimetype=FORMATS[fmt])
 
     def headers(resp: Response) -> Response:
         resp = _cacheable(resp)
         resp.headers["Vary"] = "Authorization, Accept"
         return resp
 
-    return conditional(content_etag({"format": fmt, "report": body}), build, headers)
+    return conditional(etag, build, headers)
+
+
+def _with_client_ip(head: bytes) -> Response:
+    """A rendered JSON object (without its closing brace) plus the caller's address."""
+    body = b"".join((head, b',"client_ip":', current_app.json.dumps(request.remote_addr).encode(), b"}\n"))
+    return current_app.response_class(body, mimetype="application/json")
 
 
 @api.get("/rules")

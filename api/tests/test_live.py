@@ -269,6 +269,9 @@ def test_an_unchanged_state_reuses_the_merged_view_and_a_change_rebuilds_it(even
     assert svc.view() is svc.view()  # no merge, no sort, no copy per request
     again = client.get("/api/containers?all=true")
     assert again.get_json()["items"] == first.get_json()["items"] and again.headers["ETag"] == first.headers["ETag"]
+    posture, scrape = client.get("/api/posture"), svc.snapshot()
+    assert svc.posture() is svc.posture() and svc.snapshot() is scrape  # computed once per state version
+    assert client.get("/api/posture").data == posture.data
     before, version = svc.view(), svc.live.snapshot().version
     cid = "e" * 64
     _new_entry(events_backend, cid, "late-comer")
@@ -277,6 +280,8 @@ def test_an_unchanged_state_reuses_the_merged_view_and_a_change_rebuilds_it(even
     assert svc.view() is not before and cid in svc.view().by_id
     after = client.get("/api/containers?all=true")
     assert cid in [c["id"] for c in after.get_json()["items"]] and after.headers["ETag"] != first.headers["ETag"]
+    assert svc.snapshot() is not scrape and cid in [c.id for c in svc.posture(include_stopped=True).containers]
+    assert client.get("/api/posture").headers["ETag"] != posture.headers["ETag"]
     svc.live.stop()
 
 

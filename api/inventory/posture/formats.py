@@ -6,6 +6,7 @@ suppressions and JUnit skips, so CI tools neither fail on them nor lose them.
 
 from __future__ import annotations
 
+import json
 import re
 import xml.etree.ElementTree as ET  # nosec B405 - builds XML, never parses input
 from typing import Any
@@ -158,3 +159,13 @@ def to_table(report: PostureReport) -> str:
     for w in report.expired_waivers:
         lines.append(f"expired waiver: {w.rule} {w.target.to_dict()} (owner {w.owner}, expired {w.expires})")
     return "\n".join(lines) + "\n"
+
+
+def encode(report: PostureReport, fmt: str, version: str) -> bytes:
+    """The report as a document of ``fmt`` (sarif or junit; JSON answers are rendered by the API with the
+    caller's address)."""
+    if fmt == "sarif":
+        return json.dumps(to_sarif(report, version)).encode()
+    if fmt == "junit":
+        return to_junit(report)
+    raise ValueError(f"no document encoding for format {fmt!r}")
