@@ -45,7 +45,7 @@ LINT_TARGETS :=
 TEST_TARGETS :=
 -include $(ROOT)/mk/*.mk
 
-.PHONY: help deps venv lint secrets-baseline unit images base-image up down wait integration pull-images \
+.PHONY: help deps venv lint secrets-baseline unit images base-image up compose down wait integration pull-images \
         integration-suite test bench clean
 help: ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -103,6 +103,13 @@ up: deps images ## start the hardened stack on 127.0.0.1:8080 and wait until hea
 	@echo "==> ready: http://127.0.0.1:8080/api/containers"
 	@echo "    try:   curl -s http://127.0.0.1:8080/api/containers | python3 -m json.tool"
 	@echo "    dashboard: http://127.0.0.1:8080/ui/"
+
+# Any other Compose command on the stack, with what `make up` uses (project, files, IMAGE_TAG, DOCKER_GID), through the
+# Compose CLI this machine has: `docker compose` (v2 plugin) if installed, else docker-compose 1.29 (Debian's
+# docker-compose package, tools/apt-packages.txt: here and in CI). The runbooks show these, e.g. make compose ARGS=ps.
+compose: ## run a Compose command on the stack: make compose ARGS='logs --since 10m flask-api'
+	@$(if $(strip $(ARGS)),,echo "usage: make compose ARGS='ps' (any Compose subcommand and its options)" >&2; exit 2)
+	@$(COMPOSE) $(COMPOSE_FILES) $(ARGS)
 
 down: ## stop and remove everything `make up` created (containers, networks, volumes)
 	@$(COMPOSE) $(COMPOSE_FILES) down -v --remove-orphans

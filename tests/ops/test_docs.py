@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shlex
@@ -62,7 +63,7 @@ def test_every_alert_has_a_complete_section(runbooks, alert):
     for part in ("**Symptoms", "**Checks", "**Fixes"):
         assert part in body, f"{alert}: no {part}"
     assert re.search(r"\b(inventory|nginx|kube)_[a-z_]+", body), f"{alert}: no Prometheus query"
-    assert re.search(r"kubectl|docker-compose|curl", body), f"{alert}: no command to check with"
+    assert re.search(r"kubectl|make compose|curl", body), f"{alert}: no command to check with"
 
 
 def test_alert_rules_point_at_existing_sections(runbooks):
@@ -177,6 +178,100 @@ def test_volume_runbook_block_runs_for_real(runbooks, docker_client, base_image,
             for vol in docker_client.volumes.list(filters={"name": name}):
                 if vol.name == name:
                     vol.remove(force=True)
+
+
+# ---- Compose commands ------------------------------------------------------------------------------------------
+
+# Docs that show commands, and compose files whose comments do.
+COMPOSE_DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "jenkins" / "README.md"]
+COMPOSE_DOCS += [*sorted(ROOT.glob("compose*.yaml")), ROOT / "jenkins" / "compose.yaml"]
+
+
+def compose_problems(path: Path, text: str) -> list[str]:
+    """Compose commands a doc shows that cannot run here or in CI: `docker compose ...` (the v2 plugin, which
+    Debian's docker.io does not ship; tools/apt-packages.txt installs docker-compose 1.29), or a bare
+    `docker-compose` on the stack's compose.yaml (stops at `IMAGE_TAG is not set` outside make; `make compose
+    ARGS=...` passes what `make up` uses). Only the Jenkins controller's own compose file is run directly."""
+    problems = []
+    for n, line in enumerate(text.splitlines(), 1):
+        for m in re.finditer(r"docker compose (?!v2)(\S+)|docker-compose (\S+ \S+)", line):
+            if m[1] is not None:
+                problems.append(f"{path.name}:{n}: `docker compose {m[1]}` (not installed here nor in CI)")
+            elif not m[2].startswith("-f jenkins/compose.yaml"):
+                problems.append(f"{path.name}:{n}: `docker-compose {m[2]}`: use make compose ARGS='...'")
+    return problems
+
+
+def compose_commands(text: str) -> list[list[str]]:
+    """The ARGS of every `make compose ... ARGS=...` a doc shows (inline or in a block; may wrap one line)."""
+    out = []
+    for m in re.finditer(r"make compose((?: [A-Z_]+=[^ `']+)*) ARGS=('[^']*'|[^ `'\n]+)", text):
+        args = shlex.split(m[2].strip("'").replace("\n", " "))
+        if args != ["..."]:  # the placeholder of the runbook's conventions
+            out.append(args)
+    return out
+
+
+@functools.lru_cache(maxsize=32)
+def _compose_help(files: tuple[str, ...], sub: str) -> subprocess.CompletedProcess[str]:
+    cmd = ["make", "-s", "compose", f"ARGS={shlex.join([*files, sub, '--help'])}"]
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False, timeout=60)
+
+
+def compose_help_problems(args: list[str]) -> list[str]:
+    """ARGS must be `[-f FILE]... SUBCOMMAND [OPTIONS] [SERVICES]` with a subcommand and options the installed
+    Compose CLI knows (its `SUBCOMMAND --help`, through make compose like the doc), services of compose.yaml."""
+    files: list[str] = []
+    while args[:1] == ["-f"]:
+        files, args = files + args[:2], args[2:]
+    sub, rest = args[0], args[1:]
+    proc = _compose_help(tuple(files), sub)
+    if proc.returncode != 0:
+        return [f"{shlex.join(args)}: `{sub} --help` failed: {(proc.stderr or proc.stdout).strip()[-300:]}"]
+    services = set(yaml.safe_load((ROOT / "compose.yaml").read_text())["services"])
+    problems = []
+    words = iter(rest)
+    for word in words:
+        if word.startswith("-"):
+            option = word.split("=")[0]
+            if not re.search(rf"(^|[\s,]){re.escape(option)}\b", proc.stdout):
+                problems.append(f"{shlex.join(args)}: `{sub}` has no option {word}")
+            elif "=" not in word and re.search(rf"{re.escape(option)}(=| [A-Z])", proc.stdout):
+                next(words, None)  # the option's value (--tail 2, --scale flask-api=3)
+        elif word not in services and not word.startswith("<"):
+            problems.append(f"{shlex.join(args)}: no service {word} in compose.yaml")
+    return problems
+
+
+def test_docs_show_compose_commands_that_work_here():
+    assert "docker-compose" in (ROOT / "tools" / "apt-packages.txt").read_text().split(), "CI's Compose CLI"
+    problems = [p for path in COMPOSE_DOCS for p in compose_problems(path, path.read_text())]
+    assert not problems, "\n".join(problems)
+    commands = [c for path in COMPOSE_DOCS for c in compose_commands(path.read_text())]
+    assert len(commands) >= 10, commands
+    problems = [p for args in commands for p in compose_help_problems(args)]
+    assert not problems, "\n".join(problems)
+
+
+def test_compose_check_fails_on_commands_that_do_not_work_here():
+    doc = Path("X.md")
+    assert compose_problems(doc, "run `docker compose restart flask-api`") == [
+        "X.md:1: `docker compose restart` (not installed here nor in CI)"
+    ]
+    assert compose_problems(doc, "docker-compose -p inventory ps")
+    assert not compose_problems(doc, "docker-compose -f jenkins/compose.yaml down")
+    assert compose_commands("`make compose PROJECT=x ARGS='logs\n--since 1m flask-api'` and make compose ARGS=ps") == [
+        ["logs", "--since", "1m", "flask-api"],
+        ["ps"],
+    ]
+    assert compose_help_problems(["logs", "--no-such-flag", "flask-api"]) == [
+        "logs --no-such-flag flask-api: `logs` has no option --no-such-flag"
+    ]
+    assert compose_help_problems(["restart", "no-such-service"]) == [
+        "restart no-such-service: no service no-such-service in compose.yaml"
+    ]
+    (problem,) = compose_help_problems(["frobnicate"])
+    assert problem.startswith("frobnicate: `frobnicate --help` failed")
 
 
 # ---- Mermaid ----------------------------------------------------------------------------------------------
