@@ -67,7 +67,7 @@ class InventoryService:
         self._ping_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ping")
         # Posture reports and the metrics snapshot per state version (and day: waivers expire by date). A posture
         # report of 200 containers costs tens of milliseconds; scrapes, the dashboard and /api/posture share it.
-        self._derived: VersionedCache[Any] = VersionedCache(32, versions=8)
+        self._derived: VersionedCache[Any] = VersionedCache(16, versions=2)
 
     def start(self) -> None:
         """Start following every source now (gunicorn workers call this after the fork)."""
