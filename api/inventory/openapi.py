@@ -107,7 +107,14 @@ SCHEMAS: dict[str, Any] = {
             "waived": BOOL,
             "waiver": {"oneOf": [{"type": "null"}, _ref("Waiver")]},
             "expired_waiver": {"oneOf": [{"type": "null"}, _ref("Waiver")]},
-            "fingerprint": STR,
+            "workload": {
+                "type": "string",
+                "description": "compose:<project>/<service>/<n>, k8s:<namespace>/<owner>/<container> or name:<name>",
+            },
+            "fingerprint": {
+                "type": "string",
+                "description": "Stable id of the finding: hash of source, workload and rule (the one history records)",
+            },
         }
     ),
     "Waiver": _obj(

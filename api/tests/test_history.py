@@ -11,17 +11,18 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from conftest import RecordedBackend, make_app
+from conftest import RecordedBackend, load_fixture, make_app
 from inventory.backends.base import Container
 from inventory.config import load_settings
 from inventory.history import db
 from inventory.history.diff import diff
 from inventory.history.models import Base
-from inventory.history.observe import ContainerObs, FindingObs, Observation, fingerprint, workload_identity
+from inventory.history.observe import ContainerObs, FindingObs, Observation
 from inventory.history.store import HistoryStore
 from inventory.posture import Target, Waiver
 from inventory.recorder.loop import Recorder
 from inventory.service import InventoryService
+from inventory.workload import fingerprint, workload_identity
 from test_api import validate
 
 NOW = dt.datetime(2026, 11, 25, 12, 0, 0)
@@ -226,9 +227,12 @@ def test_history_api(backend: RecordedBackend, db_url: str, tmp_path: Path) -> N
     trend = client.get("/api/posture/trend?bucket=raw").get_json()
     validate(trend, "PostureTrend")
     validate(client.get("/api/posture/trend?since=2026-01-01T00:00:00Z&bucket=day").get_json(), "PostureTrend")
-    assert sum(trend["points"][-1]["totals"].values()) == len(
-        client.get("/api/changes?kind=finding_opened&limit=1000").get_json()["items"]
-    )
+    # The trend counts what /api/posture counts by default: the running containers' findings (legacy-db is
+    # stopped: its findings are open in history but not in the totals).
+    posture = client.get("/api/posture").get_json()
+    assert trend["points"][-1]["totals"] == posture["totals"] and trend["points"][-1]["waived"] == posture["waived"]
+    opened = client.get("/api/changes?kind=finding_opened&limit=1000").get_json()["items"]
+    assert sum(posture["totals"].values()) < len(opened)
     for bad in ("kind=nope", "since=yesterday", "limit=0", "cursor=%%%", "order=up", "colour=red"):
         resp = client.get(f"/api/changes?{bad}")
         assert resp.status_code == 400, bad
@@ -287,3 +291,42 @@ def test_history_bad_parameters_are_400(backend: RecordedBackend, db_url: str, q
     assert resp.status_code == 400, resp.get_data(as_text=True)
     assert client.get("/api/posture/trend?since=9999-12-31T23:59:59-23:59").status_code == 400
     assert client.get("/api/containers/a%00b/history").status_code == 404
+
+
+def _trend_last(client: Any) -> dict[str, Any]:
+    point: dict[str, Any] = client.get("/api/posture/trend?bucket=raw").get_json()["points"][-1]
+    return {"totals": point["totals"], "waived": point["waived"]}
+
+
+def _posture(client: Any) -> dict[str, Any]:
+    body = client.get("/api/posture").get_json()
+    return {"totals": body["totals"], "waived": body["waived"]}
+
+
+def test_trend_counts_running_containers_like_posture(backend: RecordedBackend, db_url: str) -> None:
+    rec = recorder_for(backend, db_url)
+    client = make_app(backend, DATABASE_URL=db_url).test_client()
+    rec.cycle()
+    assert _trend_last(client) == _posture(client)
+    all_findings = client.get("/api/posture?all=true").get_json()["totals"]
+    assert _trend_last(client)["totals"] != all_findings  # the stopped legacy-db's findings are not counted
+    # A running container with findings stops: its findings leave the trend (and /api/posture) but stay open
+    # in history; a restarted recorder (tallies rebuilt from the database) agrees and adds no sample.
+    flawed = next(c["id"] for c in client.get("/api/posture").get_json()["containers"] if any(c["totals"].values()))
+    insecure = next(i for i in backend.listing if i["Id"] == flawed)
+    before = _trend_last(client)
+    insecure["State"] = "exited"
+    raw = copy.deepcopy(backend.inspects.get(flawed) or load_fixture("inspect-hardened.json"))
+    raw.update(Id=flawed, Name=insecure["Names"][0])
+    raw["State"] = {**raw["State"], "Status": "exited", "Running": False}
+    backend.inspects[insecure["Id"]] = raw
+    rec.cycle()
+    assert _trend_last(client) == _posture(client) != before
+    assert not [c for c in client.get("/api/changes?kind=finding_resolved").get_json()["items"]]
+    samples = len(client.get("/api/posture/trend?bucket=raw").get_json()["points"])
+    recorder_for(backend, db_url).cycle()
+    assert len(client.get("/api/posture/trend?bucket=raw").get_json()["points"]) == samples
+    insecure["State"] = "running"
+    backend.inspects[insecure["Id"]] = {**raw, "State": {**raw["State"], "Status": "running", "Running": True}}
+    rec.cycle()
+    assert _trend_last(client) == _posture(client) == before

@@ -96,10 +96,10 @@ def test_expired_waiver_no_longer_applies() -> None:
     assert on_the_day.findings[0].waiver == expired
 
 
-def test_fingerprint_is_stable_per_target_and_rule() -> None:
+def test_fingerprint_is_source_workload_and_rule() -> None:
     a = evaluate_container(CONTAINER, dataclasses.replace(HARDENED, privileged=True), "docker").findings[0]
     moved = dataclasses.replace(CONTAINER, id="d" * 64)
     b = evaluate_container(moved, dataclasses.replace(HARDENED, privileged=True), "docker").findings[0]
-    assert a.fingerprint == b.fingerprint and len(a.fingerprint) == 32
+    assert a.fingerprint == b.fingerprint and len(a.fingerprint) == 32 and a.workload == "name:web"
     c = evaluate_container(moved, dataclasses.replace(HARDENED, privileged=True), "docker", source="edge").findings[0]
     assert c.fingerprint != a.fingerprint

@@ -70,7 +70,7 @@ def test_sarif_passes_the_multitool(waived_client: Any, tmp_path: Path) -> None:
     assert len(run["tool"]["driver"]["rules"]) == len([r for r in catalog().rules if "docker" in r.backends])
     suppressed = [r for r in results if r.get("suppressions")]
     assert [r["ruleId"] for r in suppressed] == ["privileged"]
-    assert all(r["partialFingerprints"]["containerInventoryFinding/v1"] for r in results)
+    assert all(r["partialFingerprints"]["containerInventoryFinding/v2"] for r in results)
     path = tmp_path / "posture.sarif"
     path.write_text(json.dumps(doc))
     problems = multitool_validate(path)

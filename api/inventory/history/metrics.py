@@ -19,7 +19,10 @@ LAST_SUCCESS = Gauge(
 )
 DB_UP = Gauge("inventory_recorder_database_up", "1 if the last cycle reached the database", registry=REGISTRY)
 OPEN_FINDINGS = Gauge(
-    "inventory_recorder_open_findings", "Open (unwaived) findings by severity", ["severity"], registry=REGISTRY
+    "inventory_recorder_open_findings",
+    "Open (unwaived) findings of running containers by severity (the totals of /api/posture)",
+    ["severity"],
+    registry=REGISTRY,
 )
 WEBHOOK = Counter(
     "inventory_webhook_deliveries_total",

@@ -2,21 +2,21 @@
 
 The recorder never talks to the engine: it reads the inventory service, which answers from its
 live state (``inventory.live``: engine events / informers plus resyncs); one snapshot per look.
-Workload identity and the finding fingerprint live here, so a recreated container (same compose service,
-same Kubernetes owner + container name) keeps its history.
+Workload identity and the finding fingerprint come from ``inventory.workload`` (the same ones posture
+answers carry), so a recreated container (same compose service, same Kubernetes owner + container name)
+keeps its history.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..backends.base import Container, ContainerDetail
 from ..live import Snapshot
-from ..posture import ContainerReport, Finding
+from ..posture import SEVERITIES, ContainerReport, Finding
+from ..workload import workload_identity
 
 DEFAULT_SOURCE = "local"
 RUNNING = "running"
@@ -49,10 +49,26 @@ class FindingObs:
     waiver_expires: dt.datetime | None = None
 
 
+@dataclass(frozen=True)
+class Tally:
+    """What one running container adds to the posture totals: unwaived findings by severity (SEVERITIES order)
+    and waived ones, exactly as its report counts them in ``GET /api/posture``."""
+
+    open: tuple[int, ...]
+    waived: int
+
+    @classmethod
+    def of(cls, report: ContainerReport) -> Tally:
+        totals = report.totals
+        return cls(tuple(totals[s] for s in SEVERITIES), report.waived)
+
+
 @dataclass
 class Observation:
     containers: dict[tuple[str, str], ContainerObs] = field(default_factory=dict)
-    findings: dict[str, FindingObs] = field(default_factory=dict)
+    findings: dict[str, FindingObs] = field(default_factory=dict)  # by fingerprint: replicas of a workload share one
+    # Posture totals per running container (the trend counts what GET /api/posture counts by default).
+    tallies: dict[tuple[str, str], Tally] = field(default_factory=dict)
     # Containers whose findings were evaluated this time (an inspect can fail for one container;
     # its findings are then carried over instead of being reported as resolved).
     evaluated: set[tuple[str, str]] = field(default_factory=set)
@@ -66,42 +82,6 @@ class InventoryReader(Protocol):
     def state(self) -> Snapshot: ...
 
     def report(self, container: Container, detail: ContainerDetail) -> ContainerReport: ...
-
-
-_RS_POD = re.compile(r"^(?P<owner>.+)-(?P<hash>[a-z0-9]+)-[a-z0-9]{5}$")
-_GENERATED_POD = re.compile(r"^(?P<owner>.+)-[a-z0-9]{5}$")
-
-
-def _k8s_owner(c: Container) -> str:
-    """Deployment / DaemonSet / Job name from the pod name and the controller labels; else the pod name."""
-    pod = c.pod or ""
-    labels = c.labels
-    if "statefulset.kubernetes.io/pod-name" in labels:
-        return pod  # stable identity by design
-    template_hash = labels.get("pod-template-hash")
-    if template_hash and (m := _RS_POD.match(pod)) and m.group("hash") == template_hash:
-        return m.group("owner")
-    if "job-name" in labels:
-        return labels["job-name"]
-    if "controller-revision-hash" in labels and (m := _GENERATED_POD.match(pod)):
-        return m.group("owner")
-    return pod
-
-
-def workload_identity(c: Container) -> str:
-    """compose:<project>/<service>/<n>, k8s:<namespace>/<owner>/<container>, else name:<container name>."""
-    if c.namespace is not None:
-        container_name = c.names[0].rsplit("/", 1)[-1] if c.names else c.short_id
-        return f"k8s:{c.namespace}/{_k8s_owner(c)}/{container_name}"
-    project = c.labels.get("com.docker.compose.project")
-    service = c.labels.get("com.docker.compose.service")
-    if project and service:
-        return f"compose:{project}/{service}/{c.labels.get('com.docker.compose.container-number', '1')}"
-    return f"name:{c.name}"
-
-
-def fingerprint(source: str, workload: str, rule: str) -> str:
-    return hashlib.sha256(f"{source}\x00{workload}\x00{rule}".encode()).hexdigest()[:32]
 
 
 def container_obs(c: Container, detail: ContainerDetail | None, source: str = DEFAULT_SOURCE) -> ContainerObs:
@@ -131,9 +111,9 @@ def findings_of(obs: ContainerObs, report: ContainerReport) -> list[FindingObs]:
     """Findings of one container from the posture engine (waivers applied), keyed by workload fingerprint."""
     return [
         FindingObs(
-            fingerprint=fingerprint(obs.source, obs.workload, f.rule),
-            source=obs.source,
-            workload=obs.workload,
+            fingerprint=f.fingerprint,  # the posture answer's own: one definition (inventory.workload)
+            source=f.source,
+            workload=f.workload,
             rule=f.rule,
             severity=f.severity,
             container_id=obs.id,
@@ -145,9 +125,23 @@ def findings_of(obs: ContainerObs, report: ContainerReport) -> list[FindingObs]:
     ]
 
 
+def posture_totals(obs: Observation) -> tuple[dict[str, int], int]:
+    """Unwaived findings by severity and waived findings over the running containers: the totals of
+    ``GET /api/posture`` (default: running only; every replica counts), which the trend samples record."""
+    counts = dict.fromkeys(SEVERITIES, 0)
+    waived = 0
+    for t in obs.tallies.values():
+        for severity, n in zip(SEVERITIES, t.open, strict=True):
+            counts[severity] += n
+        waived += t.waived
+    return counts, waived
+
+
 def carry_over(prev: Observation, cur: Observation, sources: set[str]) -> None:
     """Sources that are unavailable this time keep what was last recorded for them: a fleet source that is
-    down for a while is not "every container disappeared" (and then "appeared" again)."""
+    down for a while is not "every container disappeared" (and then "appeared" again). A running container
+    that could not be evaluated this time (inspect pending) keeps its last posture tally, as it keeps its
+    findings (see history.diff)."""
     for key, obs in prev.containers.items():
         if obs.source in sources:
             cur.containers.setdefault(key, obs)
@@ -156,6 +150,11 @@ def carry_over(prev: Observation, cur: Observation, sources: set[str]) -> None:
     for fp, f in prev.findings.items():
         if f.source in sources:
             cur.findings.setdefault(fp, f)
+    for key, t in prev.tallies.items():
+        now = cur.containers.get(key)
+        unevaluated = now is not None and key not in cur.evaluated and now.state == RUNNING
+        if key[0] in sources or unevaluated:
+            cur.tallies.setdefault(key, t)
 
 
 def observe(reader: InventoryReader) -> tuple[Observation, int]:
@@ -170,6 +169,9 @@ def observe(reader: InventoryReader) -> tuple[Observation, int]:
         out.containers[key] = obs
         if detail is not None:  # no detail yet (inspect pending): findings carried over, not resolved
             out.evaluated.add(key)
-            for f in findings_of(obs, reader.report(c, detail)):
+            report = reader.report(c, detail)
+            for f in findings_of(obs, report):
                 out.findings.setdefault(f.fingerprint, f)  # replicas of one workload share a fingerprint
+            if c.state == RUNNING:  # the listing's state, as GET /api/posture selects
+                out.tallies[key] = Tally.of(report)
     return out, snap.version

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from ..posture import SEVERITIES
 from .diff import ChangeEvent
 from .models import Change, ContainerState, FindingState, PostureSample, RecorderMeta
-from .observe import ContainerObs, FindingObs, Observation
+from .observe import RUNNING, ContainerObs, FindingObs, Observation, Tally, posture_totals
 
 LAST_CYCLE = "last_cycle_at"
 
@@ -114,15 +114,25 @@ def _clip(value: str | None) -> str | None:
     return None if value is None else value[:512]
 
 
-def severity_totals(findings: dict[str, FindingObs]) -> tuple[dict[str, int], int]:
-    counts = {sev: 0 for sev in SEVERITIES}
-    waived = 0
-    for f in findings.values():
-        if f.waived:
-            waived += 1
-        elif f.severity in counts:
-            counts[f.severity] += 1
-    return counts, waived
+def _tallies(obs: Observation) -> dict[tuple[str, str], Tally]:
+    """Per running container tallies rebuilt from the recorded findings (after a restart, until the first look
+    evaluates every container again): replicas sharing a fingerprint count once here."""
+    tallies: dict[tuple[str, str], list[int]] = {}
+    for f in obs.findings.values():
+        key = (f.source, f.container_id)
+        c = obs.containers.get(key)
+        if c is None or c.state != RUNNING or f.severity not in SEVERITIES:
+            continue
+        row = tallies.setdefault(key, [0] * (len(SEVERITIES) + 1))
+        row[-1 if f.waived else SEVERITIES.index(f.severity)] += 1
+    return {key: Tally(tuple(row[:-1]), row[-1]) for key, row in tallies.items()}
+
+
+def _sample_totals(sample: PostureSample | None) -> tuple[dict[str, int], int] | None:
+    if sample is None:
+        return None
+    counts = {"CRITICAL": sample.critical, "HIGH": sample.high, "MEDIUM": sample.medium, "LOW": sample.low}
+    return {s: counts.get(s, 0) for s in SEVERITIES}, sample.waived
 
 
 class HistoryStore:
@@ -160,6 +170,7 @@ class HistoryStore:
                     bool(f.waived),
                     f.waiver_expires,
                 )
+            obs.tallies = _tallies(obs)
             meta = s.get(RecorderMeta, LAST_CYCLE)
         last = dt.datetime.fromisoformat(meta.value) if meta else None
         return obs, last
@@ -201,9 +212,10 @@ class HistoryStore:
             gone = list(prev.findings.keys() - cur.findings.keys())
             if gone:
                 s.execute(delete(FindingState).where(FindingState.fingerprint.in_(gone)))
-            before_totals = severity_totals(prev.findings)
-            after_totals = severity_totals(cur.findings)
-            if before_totals != after_totals or s.get(RecorderMeta, LAST_CYCLE) is None:
+            # A sample whenever the running containers' totals differ from the last sample (what /api/posture counts).
+            last = s.scalars(select(PostureSample).order_by(PostureSample.id.desc()).limit(1)).first()
+            after_totals = posture_totals(cur)
+            if _sample_totals(last) != after_totals:
                 counts, waived = after_totals
                 s.add(
                     PostureSample(

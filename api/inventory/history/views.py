@@ -7,7 +7,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from ..backends.base import AmbiguousReference, BackendUnavailable, NotFound
 from ..problems import Problem, problem_response
 from ..service import InventoryService
-from .observe import workload_identity
+from ..workload import workload_identity
 from .params import cursor_for, parse_changes, parse_history, parse_trend
 from .query import ChangePage, HistoryQueries, HistoryUnavailable
 from .store import iso, utcnow

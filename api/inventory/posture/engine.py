@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import date
 
 from ..backends.base import Container, Security
+from ..workload import workload_identity
 from .catalog import Catalog, Rule, catalog
 from .checks import CHECKS
 from .report import ContainerReport, Finding, PostureReport, Score
@@ -68,6 +69,7 @@ def evaluate_container(
         origin = "annotation" if backend == "kubernetes" else "label"
         waivers = [*waivers, *self_waivers(security.waiver_requests, set(cat.by_id), origin)]
     matched = {r.id: match_waiver(r.id, container, waivers, today) for r in violated(security, backend, cat)}
+    workload = workload_identity(container)
     findings = [
         Finding(
             rule=r.id,
@@ -81,6 +83,7 @@ def evaluate_container(
             image=container.image,
             waiver=matched[r.id][0],
             expired_waiver=matched[r.id][1],
+            workload=workload,
         )
         for r in violated(security, backend, cat)
     ]

@@ -72,7 +72,7 @@ def _sarif_result(f: Finding, index: int, report: PostureReport) -> dict[str, An
                 ]
             }
         ],
-        "partialFingerprints": {"containerInventoryFinding/v1": f.fingerprint},
+        "partialFingerprints": {"containerInventoryFinding/v2": f.fingerprint},
         "properties": {"severity": f.severity, "image": f.image, "containerId": f.container_id},
     }
     if f.waiver is not None:

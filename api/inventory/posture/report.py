@@ -1,16 +1,17 @@
 """Typed posture results: what crosses from the service to views, metrics, the recorder and the UI.
 
 A ``Finding`` carries everything a consumer needs without looking the rule up again (severity, title,
-remediation, references) plus the fields that identify it over time (``fingerprint``: source, target
-and rule). Waived findings stay in every answer with their ``waiver``; totals and scores skip them.
+remediation, references) plus the fields that identify it over time (``fingerprint``: source, workload
+identity and rule, the same function the history recorder uses: ``inventory.workload``). Waived findings
+stay in every answer with their ``waiver``; totals and scores skip them.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..workload import fingerprint
 from .catalog import SEVERITIES, Rule
 from .waivers import Waiver
 
@@ -29,6 +30,8 @@ class Finding:
     image: str
     waiver: Waiver | None = None
     expired_waiver: Waiver | None = None  # a matching waiver that has expired (reported, not applied)
+    # compose:<project>/<service>/<n>, k8s:<namespace>/<owner>/<container> or name:<name> (inventory.workload)
+    workload: str = ""
 
     @property
     def waived(self) -> bool:
@@ -36,9 +39,9 @@ class Finding:
 
     @property
     def fingerprint(self) -> str:
-        """Stable across restarts and re-creations of the same named container: source, target and rule."""
-        key = f"{self.source}\x1f{self.target}\x1f{self.rule}".encode()
-        return hashlib.sha256(key).hexdigest()[:32]
+        """Stable across restarts and re-creations of the same workload (a new id, a new pod name): source,
+        workload identity and rule; the recorder's history uses the same value."""
+        return fingerprint(self.source, self.workload or f"name:{self.target}", self.rule)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -51,6 +54,7 @@ class Finding:
             "waived": self.waived,
             "waiver": self.waiver.to_dict() if self.waiver else None,
             "expired_waiver": self.expired_waiver.to_dict() if self.expired_waiver else None,
+            "workload": self.workload,
             "fingerprint": self.fingerprint,
             "source": self.source,
         }

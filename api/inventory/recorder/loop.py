@@ -13,8 +13,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from ..backends.base import BackendUnavailable
 from ..history import metrics
 from ..history.diff import diff
-from ..history.observe import InventoryReader, Observation, carry_over, observe
-from ..history.store import ChangeRecord, HistoryStore, severity_totals, utcnow
+from ..history.observe import InventoryReader, Observation, carry_over, observe, posture_totals
+from ..history.store import ChangeRecord, HistoryStore, utcnow
 
 log = logging.getLogger("inventory.recorder")
 HEARTBEAT = 30.0  # seconds between "still alive" writes when nothing changes
@@ -55,10 +55,14 @@ class Recorder:
         unavailable = getattr(self.reader, "unavailable_sources", None)
         before = unavailable() if unavailable else set()
         cur, self.version = observe(self.reader)
-        if unavailable:
-            carry_over(prev, cur, before | unavailable())
+        carry_over(prev, cur, before | unavailable() if unavailable else set())
         events = diff(prev, cur, now)
-        unchanged = not events and cur.containers == prev.containers and cur.findings == prev.findings
+        unchanged = (
+            not events
+            and cur.containers == prev.containers
+            and cur.findings == prev.findings
+            and cur.tallies == prev.tallies
+        )
         if unchanged and time.monotonic() - self._last_write < HEARTBEAT:
             metrics.CYCLES.labels("unchanged").inc()
             return []
@@ -68,7 +72,7 @@ class Recorder:
         self.prev, self.away_since = cur, None
         for change in stored:
             metrics.CHANGES.labels(change.kind, str(change.while_away).lower()).inc()
-        counts, _waived = severity_totals(cur.findings)
+        counts, _waived = posture_totals(cur)  # running containers, as /api/posture and the trend count
         for severity, count in counts.items():
             metrics.OPEN_FINDINGS.labels(severity).set(count)
         metrics.CYCLES.labels("stored").inc()

@@ -13,12 +13,12 @@ from werkzeug.datastructures import MultiDict
 
 from ..backends.base import Container
 from ..history.diff import KINDS
-from ..history.observe import workload_identity
 from ..history.params import cursor_for, parse_changes
 from ..history.query import ChangeFilter, HistoryQueries, HistoryUnavailable, Trend
 from ..history.store import ChangeRecord, utcnow
 from ..posture import SEVERITIES
 from ..problems import Problem
+from ..workload import workload_identity
 from .charts import SEVERITY_CLASSES, LineChart, line_chart
 
 PAGE_SIZE = 50
