@@ -32,6 +32,8 @@ class Settings:
     engine_timeout: float = 1.5
     cache_ttl: float = 2.0
     live_resync_interval: float = 60.0
+    # Seconds a source that lost its engine keeps serving its last good state, marked stale (0: unavailable at once).
+    live_stale_grace: float = 15.0
     api_token_file: str = ""
     k8s_namespaces: tuple[str, ...] = ()
     k8s_in_cluster: bool = True
@@ -152,6 +154,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         waivers=waivers,
         cache_ttl=_float(env, "CACHE_TTL", 2.0),
         live_resync_interval=_float(env, "LIVE_RESYNC_INTERVAL", 60.0, minimum=1.0),
+        live_stale_grace=_float(env, "LIVE_STALE_GRACE", 15.0),
         api_token_file=token_file,
         k8s_namespaces=namespaces,
         k8s_in_cluster=_bool(env, "K8S_IN_CLUSTER", True),

@@ -8,7 +8,9 @@ theirs after the fork, the recorder process its own):
   (``GET /events``, container events only) and re-reads one container (list entry + inspect)
   per lifecycle event; a full resync (one list call, inspects only for what changed) runs on
   every (re)connect and every ``LIVE_RESYNC_INTERVAL`` seconds. A broken stream (engine or socket
-  proxy restart) marks the state unsynced, reconnects with backoff and resyncs.
+  proxy restart, or one engine read past its deadline) marks the state unsynced, reconnects with
+  backoff and resyncs. An unsynced state keeps its last good content and ``lost_at``: the fleet serves
+  it, marked stale, for ``LIVE_STALE_GRACE`` seconds (see ``fleet.sources.status_of``).
 * ``KubernetesLiveState``: the backend's pod informers (list + watch) are the state; a snapshot
   is rebuilt from them when their generation changes.
 * ``PolledLiveState``: for backends without an event stream: a full resync when the snapshot is
@@ -57,6 +59,7 @@ class Snapshot:
     synced: bool  # False before the first sync and while the event stream is broken
     last_sync: float | None  # time.time() of the last completed full resync
     error: str | None = None  # why the state is not synced
+    lost_at: float | None = None  # time.time() the state stopped being synced (set by SnapshotStore.publish)
     by_id: Mapping[str, Container] = field(default_factory=dict, compare=False, repr=False)
 
     def select(self, include_stopped: bool) -> list[Container]:
@@ -96,6 +99,9 @@ class SnapshotStore:
 
     def publish(self, **changes: Any) -> Snapshot:
         with self._cond:
+            if "synced" in changes:  # when the state was lost: its last good content is kept, aging from then on
+                lost = None if changes["synced"] else (self._snap.lost_at if not self._snap.synced else time.time())
+                changes.setdefault("lost_at", lost)
             new = replace(self._snap, **changes)
             if new == replace(self._snap, last_sync=new.last_sync):
                 self._snap = new  # only the sync time moved: same content, same version

@@ -96,7 +96,7 @@ class InventoryCollector(Collector):
         sources = snap.get("sources", [])
         source_up = GaugeMetricFamily(
             "inventory_source_up",
-            "1 if the source (engine or cluster) is synced and answering",
+            "1 if the source (engine or cluster) is synced (0 while stale or unavailable)",
             labels=["source", "type"],
         )
         for src in sources:
@@ -109,8 +109,8 @@ class InventoryCollector(Collector):
             labels=["source", "rule", "severity"],
         )
         for src in sources:
-            if not src["up"]:
-                continue  # no numbers rather than zeros for a source we cannot see
+            if "states" not in src:
+                continue  # no numbers rather than zeros for a source we cannot see (stale ones keep their last)
             for state, count in sorted(src["states"].items()):
                 states.add_metric([src["source"], state], count)
             for (rule, severity), count in sorted(src["findings"].items()):

@@ -201,7 +201,18 @@ SCHEMAS: dict[str, Any] = {
     ),
     "Version": _obj({"version": STR, "git_sha": STR, "build_time": STR, "backend": STR, "python": STR}),
     "Health": _obj({"status": {"const": "ok"}}),
-    "Ready": _obj({"status": {"const": "ready"}, "backend": {"type": "object"}}),
+    "Ready": _obj(
+        {
+            "status": {"const": "ready"},
+            "synced": {"type": "boolean", "description": "every source's live state is synced with its engine"},
+            "stale": {
+                "type": "boolean",
+                "description": "some source lost its engine less than LIVE_STALE_GRACE seconds ago: its last good"
+                " state is served (still ready; 503 once the grace period ends and no source answers)",
+            },
+            "backend": {"type": "object"},
+        }
+    ),
 }
 
 _AUTH_ERRORS = {
@@ -370,8 +381,14 @@ def spec(version: str) -> dict[str, Any]:
                 "get": {
                     "operationId": "readyz",
                     "responses": {
-                        "200": _json("Ready", "The live inventory state is synced with the backend"),
-                        "503": _problem("Not synced: first sync still running, or the engine / event stream is lost"),
+                        "200": _json(
+                            "Ready",
+                            "Some source answers: synced, or stale within LIVE_STALE_GRACE (then synced is false)",
+                        ),
+                        "503": _problem(
+                            "No source answers: first sync still running, or the engine / event stream lost for"
+                            " longer than LIVE_STALE_GRACE"
+                        ),
                     },
                 }
             },

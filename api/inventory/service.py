@@ -41,6 +41,7 @@ class ContainerPage:
     version: Hashable
     partial: bool = False
     sources: list[dict[str, Any]] = field(default_factory=list)
+    stale: bool = False
 
 
 class InventoryService:
@@ -53,7 +54,7 @@ class InventoryService:
     ) -> None:
         """``backend`` (tests, tools) serves the single default source; None builds every configured source."""
         self.settings = settings
-        self.fleet = Fleet(sources or build_sources(settings, backend, live))
+        self.fleet = Fleet(sources or build_sources(settings, backend, live), settings.live_stale_grace)
         first = self.fleet.sources[0]
         # The default (first) source, for callers that predate the fleet.
         self.backend: Backend = first.backend
@@ -117,7 +118,8 @@ class InventoryService:
         return [s.name for s in self.fleet.sources]
 
     def ping(self) -> dict[str, Any]:
-        """Readiness: at least one source is synced (no engine call)."""
+        """Readiness: at least one source answers, synced or stale within its grace period (no engine call);
+        ``synced`` says whether every source is synced, ``stale`` whether some answer comes from a last good state."""
         view = self.view()
         future = self._ping_pool.submit(self._engine_info.get, "ping", self.backend.ping)
         try:
@@ -127,6 +129,8 @@ class InventoryService:
         return {
             **engine,
             "partial": view.partial,
+            "synced": view.synced,
+            "stale": view.stale,
             "sources": [s.brief() for s in view.sources],
             "containers": len(view.containers),
         }
@@ -139,7 +143,9 @@ class InventoryService:
         """One page of the listing, cut from ``view`` (default: the current view of the query's sources)."""
         view = view or self.view(q.source)
         items, total, next_cursor = q.page(view.select(q.include_stopped))
-        return ContainerPage(items, total, next_cursor, view.version, view.partial, [s.brief() for s in view.sources])
+        return ContainerPage(
+            items, total, next_cursor, view.version, view.partial, [s.brief() for s in view.sources], view.stale
+        )
 
     def resolve(self, ref: str) -> Container:
         """One container by id, ``source:`` + id/name/prefix, name, or unique id prefix (stopped ones included)."""
@@ -186,6 +192,7 @@ class InventoryService:
             rules=tuple(r for r in RULES if any(r.applies_to(b) for b in backends)),
             sources=tuple(s.brief() for s in view.sources),
             partial=view.partial,
+            stale=view.stale,
         )
 
     # -- metrics ------------------------------------------------------------------------------------------------
@@ -207,7 +214,8 @@ class InventoryService:
         running: list[ContainerReport] = []
         for status in view.sources:
             src = self.fleet.by_name[status.name]
-            entry: dict[str, Any] = {"source": status.name, "type": src.config.kind, "up": status.available}
+            # up: synced with its engine (inventory_source_up); a stale source is down but still has numbers.
+            entry: dict[str, Any] = {"source": status.name, "type": src.config.kind, "up": status.status == "ok"}
             if status.available:
                 mine = [c for c in view.containers if c.source == status.name]
                 findings: Counter[tuple[str, str]] = Counter()

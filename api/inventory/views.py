@@ -63,6 +63,7 @@ def list_containers() -> Response:
             "next_cursor": page.next_cursor,
             "backend": svc.backend.name,
             "partial": page.partial,
+            "stale": page.stale,
             "sources": page.sources,
         }
 
@@ -166,6 +167,7 @@ def list_sources() -> Response:
         "count": len(statuses),
         "available": sum(1 for s in statuses if s.available),
         "partial": any(not s.available for s in statuses),
+        "stale": any(s.stale for s in statuses),
     }
     return _cacheable(jsonify(body))
 
@@ -195,7 +197,8 @@ def readyz() -> Response:
         engine = _service().ping()
     except BackendUnavailable as exc:
         raise Problem(503, "not-ready", "Not ready", str(exc)) from None
-    return jsonify({"status": "ready", "backend": engine})
+    # 200 also while a source is stale (its last good state is served for LIVE_STALE_GRACE): synced says so.
+    return jsonify({"status": "ready", "synced": engine["synced"], "stale": engine["stale"], "backend": engine})
 
 
 @health.get("/metrics")

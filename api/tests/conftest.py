@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -79,3 +80,34 @@ def make_app(backend: RecordedBackend, **env: str) -> Any:
 @pytest.fixture()
 def client(backend: RecordedBackend) -> Any:
     return make_app(backend).test_client()
+
+
+class Clock:
+    """The wall clock as the fleet reads it (source status, view cache), movable: a grace period ends without
+    the test waiting for it (and without a timed assertion). Deadlines (monotonic) and sleeps stay real."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def time(self) -> float:
+        return time.time() + self.offset
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+
+@pytest.fixture()
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    import inventory.fleet.sources
+    import inventory.fleet.view
+
+    c = Clock()
+    monkeypatch.setattr(inventory.fleet.sources, "time", c)
+    monkeypatch.setattr(inventory.fleet.view, "time", c)
+    return c

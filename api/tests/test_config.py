@@ -15,6 +15,7 @@ def test_defaults_are_safe() -> None:
     s = load_settings({})
     assert s.backend == "docker" and s.engine_timeout == 1.5 and s.cache_ttl == 2.0
     assert s.api_token_file == "" and s.trusted_proxy_hops == 1
+    assert s.live_stale_grace == 15.0 and load_settings({"LIVE_STALE_GRACE": "0"}).live_stale_grace == 0.0
 
 
 @pytest.mark.parametrize(
@@ -27,6 +28,8 @@ def test_defaults_are_safe() -> None:
         ({"K8S_IN_CLUSTER": "maybe"}, "is not a boolean"),
         ({"PAGE_LIMIT_DEFAULT": "50", "PAGE_LIMIT_MAX": "10"}, "exceeds PAGE_LIMIT_MAX"),
         ({"LOG_LEVEL": "loud"}, "LOG_LEVEL='LOUD'"),
+        ({"LIVE_STALE_GRACE": "a while"}, "LIVE_STALE_GRACE='a while' is not a number"),
+        ({"LIVE_STALE_GRACE": "-1"}, "LIVE_STALE_GRACE='-1' must be >= 0.0"),
     ],
 )
 def test_invalid_values_give_one_clear_message(env: dict[str, str], message: str) -> None:

@@ -65,11 +65,11 @@ def test_kubernetes_pods_keep_their_fingerprints_when_recreated() -> None:
     pods = _pods()
     # A Deployment's pod (ReplicaSet pods carry pod-template-hash); a replacement pod and a new rollout.
     worker = pods["worker-79c6d8f5b-lm2np"]
-    worker["metadata"]["labels"]["pod-template-hash"] = "79c6d8f5b"
+    worker["metadata"]["labels"]["pod-template-hash"] = "79c6d8f5b"  # pragma: allowlist secret
     before = _pod_findings(worker)
     _same_findings(before, _pod_findings(_recreate(worker, "worker-79c6d8f5b-q9z8t", "a")))
     rollout = _recreate(worker, "worker-5b7f9c6d4-h2x7k", "b")
-    rollout["metadata"]["labels"]["pod-template-hash"] = "5b7f9c6d4"
+    rollout["metadata"]["labels"]["pod-template-hash"] = "5b7f9c6d4"  # pragma: allowlist secret
     _same_findings(before, _pod_findings(rollout))
     # A StatefulSet pod comes back under its own name; a Job's retry pod gets a new suffix.
     web = pods["legacy-web-0"]

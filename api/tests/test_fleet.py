@@ -12,7 +12,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from conftest import RecordedBackend
+from conftest import Clock, RecordedBackend
 from inventory.app import create_app
 from inventory.config import load_settings
 from inventory.fleet.config import SourceConfig
@@ -103,6 +103,39 @@ def test_one_source_down_gives_a_partial_answer(client: Any, backends: dict[str,
     assert client.get("/api/containers?all=true").get_json()["partial"] is False
 
 
+def test_a_source_that_just_lost_its_engine_is_stale_not_missing(
+    client: Any, backends: dict[str, RecordedBackend], clock: Clock
+) -> None:
+    assert client.get("/api/containers?all=true").get_json()["total"] == 9  # every source synced once
+    backends["edge-1"].down = True
+    body = validate_and_return(client.get("/api/containers?all=true").get_json(), "ContainerList")
+    assert body["total"] == 9 and body["partial"] is False and body["stale"] is True
+    edge = {s["name"]: s for s in body["sources"]}["edge-1"]
+    assert edge["status"] == "stale" and edge["containers"] == 3 and "unreachable" in edge["error"]
+    assert {s["status"] for s in body["sources"] if s["name"] != "edge-1"} == {"ok"}
+    posture = validate_and_return(client.get("/api/posture?all=true").get_json(), "Posture")
+    assert posture["stale"] is True and posture["partial"] is False
+    assert {c["source"] for c in posture["containers"]} == {"local", "edge-1", "pod"}
+    sources = validate_and_return(client.get("/api/sources").get_json(), "Sources")
+    assert sources["available"] == 3 and sources["stale"] is True and sources["partial"] is False
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'inventory_source_up{source="edge-1",type="docker"} 0.0' in metrics
+    assert 'inventory_containers{source="edge-1",state="running"} 2.0' in metrics
+    clock.advance(16)  # the grace period (15 s by default) ends: the same snapshot is now unavailable
+    late = client.get("/api/containers?all=true").get_json()
+    assert late["total"] == 6 and late["partial"] is True and late["stale"] is False
+    assert {s["name"]: s["status"] for s in late["sources"]}["edge-1"] == "unavailable"
+    assert 'inventory_containers{source="edge-1"' not in client.get("/metrics").get_data(as_text=True)
+    backends["edge-1"].down = False
+    back = client.get("/api/containers?all=true").get_json()
+    assert back["total"] == 9 and back["partial"] is False and back["stale"] is False
+
+
+def validate_and_return(body: Any, schema_name: str) -> Any:
+    validate(body, schema_name)
+    return body
+
+
 def test_a_slow_source_costs_at_most_its_own_deadline(client: Any, backends: dict[str, RecordedBackend]) -> None:
     backends["pod"].delay = 5.0  # far beyond its 1 s timeout
     started = time.monotonic()
@@ -154,7 +187,7 @@ def test_metrics_carry_the_source(client: Any, backends: dict[str, RecordedBacke
 
 
 def test_history_keeps_a_source_that_is_down_instead_of_recording_removals(
-    backends: dict[str, RecordedBackend], tmp_path: Any
+    backends: dict[str, RecordedBackend], tmp_path: Any, clock: Clock
 ) -> None:
     from inventory.history import db
     from inventory.history.store import HistoryStore
@@ -167,10 +200,15 @@ def test_history_keeps_a_source_that_is_down_instead_of_recording_removals(
         Source(SourceConfig(name=n, kind="docker", timeout=1.0, url="unix:///x"), b, make_live_state(b, settings))
         for n, b in backends.items()
     ]
-    rec = Recorder(InventoryService(None, settings, sources=sources), HistoryStore(db.make_engine(url)), 30)
+    service = InventoryService(None, settings, sources=sources)
+    rec = Recorder(service, HistoryStore(db.make_engine(url)), 30)
     first = rec.cycle()
     assert {c.source for c in first if c.kind == "appeared"} == set(NAMES)
     backends["edge-1"].down = True
+    assert [c for c in rec.cycle() if c.kind == "disappeared"] == []  # stale: its last good state is seen
+    assert {s.name: s.status for s in service.sources()}["edge-1"] == "stale"
+    clock.advance(16)  # past the grace period: unavailable, its last recorded state is kept
+    assert {s.name: s.status for s in service.sources()}["edge-1"] == "unavailable"
     assert [c for c in rec.cycle() if c.kind == "disappeared"] == []
     gone = backends["pod"].listing.pop()  # a real removal on a healthy source is still recorded
     removed = [(c.source, c.container_id) for c in rec.cycle() if c.kind == "disappeared"]

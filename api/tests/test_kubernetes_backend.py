@@ -374,7 +374,7 @@ def test_listing_fails_once_the_api_server_goes_away(apiserver, backend):
         backend.list_containers(True)
 
 
-def test_flask_app_serves_the_kubernetes_inventory(apiserver, backend):
+def test_flask_app_serves_the_kubernetes_inventory(apiserver, backend, clock):
     app = create_app(_settings(apiserver.url), backend)
     http = app.test_client()
     ready = http.get("/readyz")
@@ -400,8 +400,13 @@ def test_flask_app_serves_the_kubernetes_inventory(apiserver, backend):
     assert by_container[API_ID] == set() and "privileged" in by_container[WEB_ID]
     assert report["totals"]["CRITICAL"] >= 2
 
-    apiserver.stop()  # readiness follows the informer: it turns 503 once the watch broke and the relist failed
-    _wait(lambda: http.get("/readyz").status_code == 503)
+    # Readiness follows the informer: once the watch broke and the relist failed the last good state is served,
+    # marked stale, for the grace period (LIVE_STALE_GRACE, 15 s by default); then it turns 503.
+    apiserver.stop()
+    _wait(lambda: http.get("/readyz").get_json().get("synced") is False)
+    stale = http.get("/api/containers?all=true&limit=1000")
+    assert stale.status_code == 200 and stale.get_json()["stale"] is True and stale.get_json()["total"] == 7
+    clock.advance(16)
     down = http.get("/readyz")
     assert down.status_code == 503 and down.content_type.startswith("application/problem+json")
 

@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import json
 import queue
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
 
+import jsonschema
 import pytest
-from conftest import RecordedBackend, make_app
+from conftest import Clock, RecordedBackend, make_app
 from inventory.backends.base import BackendUnavailable, Container, ContainerEvent
 from inventory.backends.docker import container_from_list_entry, stable_status
 from inventory.backends.docker_events import StreamIdle, event_from_json
 from inventory.config import load_settings
-from inventory.live import DockerLiveState, PolledLiveState, make_live_state
+from inventory.live import DockerLiveState, PolledLiveState, SnapshotStore, make_live_state
+from inventory.openapi import spec
 from inventory.service import InventoryService
 
 BREAK = object()
@@ -141,8 +144,8 @@ def test_broken_stream_marks_unsynced_and_the_resync_catches_up(
     assert "d" * 64 in snap.by_id and gone not in snap.by_id and events_backend.streams >= 2
 
 
-def test_service_answers_from_the_state_and_503s_while_unsynced(events_backend: EventBackend) -> None:
-    app = make_app(events_backend, ENGINE_TIMEOUT="0.5")
+def test_without_a_grace_period_the_service_503s_while_unsynced(events_backend: EventBackend) -> None:
+    app = make_app(events_backend, ENGINE_TIMEOUT="0.5", LIVE_STALE_GRACE="0")
     client = app.test_client()
     assert client.get("/readyz").status_code == 200  # waits for the first sync
     calls = dict(events_backend.calls)
@@ -157,6 +160,93 @@ def test_service_answers_from_the_state_and_503s_while_unsynced(events_backend: 
     events_backend.refuse_streams = False
     _wait(lambda: client.get("/readyz").status_code == 200)
     app.extensions["inventory"].live.stop()
+
+
+def _valid(body: Any, schema_name: str) -> Any:
+    doc = spec("test")
+    schema = {"$ref": f"#/components/schemas/{schema_name}", "components": doc["components"]}
+    jsonschema.validate(body, schema, cls=jsonschema.Draft202012Validator)
+    return body
+
+
+def _break(events_backend: EventBackend) -> None:
+    """The socket proxy restarts: the stream ends and reconnects are refused until _recover."""
+    events_backend.refuse_streams = True
+    events_backend.events_q.put(BREAK)
+
+
+def _metric(text: str, name: str, labels: str = "") -> float | None:
+    found = re.search(rf"^{name}{re.escape(labels)} (\S+)$", text, re.M)
+    return float(found.group(1)) if found else None
+
+
+def test_a_hiccup_serves_the_last_good_state_marked_stale_until_the_grace_period_ends(
+    events_backend: EventBackend, clock: Clock
+) -> None:
+    app = make_app(events_backend, ENGINE_TIMEOUT="0.5", LIVE_STALE_GRACE="30")
+    client = app.test_client()
+    ready = client.get("/readyz").get_json()
+    assert ready["synced"] is True and ready["stale"] is False
+    good = client.get("/api/containers?all=true")
+    assert good.get_json()["stale"] is False and good.get_json()["total"] == 3
+    container_id = good.get_json()["items"][0]["id"]
+
+    # A short hiccup: served from the last good state, 200, marked stale (not partial); recovery clears it.
+    _break(events_backend)
+    _wait(lambda: client.get("/api/sources").get_json()["stale"])
+    stale = client.get("/api/containers?all=true")
+    body = _valid(stale.get_json(), "ContainerList")
+    assert stale.status_code == 200 and body["stale"] is True and body["partial"] is False
+    assert body["items"] == good.get_json()["items"] and stale.headers["ETag"] != good.headers["ETag"]
+    (brief,) = body["sources"]
+    assert brief["status"] == "stale" and brief["containers"] == 3 and brief["error"]
+    posture = client.get("/api/posture")
+    assert posture.status_code == 200 and _valid(posture.get_json(), "Posture")["stale"] is True
+    assert posture.get_json()["partial"] is False and posture.get_json()["containers"]
+    assert client.get(f"/api/containers/{container_id}").status_code == 200
+    sources = _valid(client.get("/api/sources").get_json(), "Sources")
+    (local,) = sources["sources"]
+    assert local["status"] == "stale" and local["last_sync"] and local["error"] and sources["available"] == 1
+    ready_resp = client.get("/readyz")
+    ready = _valid(ready_resp.get_json(), "Ready")
+    assert ready_resp.status_code == 200 and ready["synced"] is False and ready["stale"] is True
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert _metric(metrics, "inventory_source_up", '{source="local",type="docker"}') == 0.0  # not synced ...
+    assert _metric(metrics, "inventory_backend_up", '{backend="docker"}') == 1.0  # ... but answering
+    assert _metric(metrics, "inventory_containers", '{source="local",state="running"}') == 2.0
+    events_backend.refuse_streams = False
+    _wait(lambda: client.get("/readyz").get_json()["synced"], timeout=10)
+    again = client.get("/api/containers?all=true").get_json()
+    assert again["stale"] is False and client.get("/readyz").get_json()["stale"] is False
+    assert client.get("/api/sources").get_json()["sources"][0]["status"] == "ok"
+
+    # A longer outage: stale first, unavailable (503) once the grace period ends; no new snapshot needed.
+    _break(events_backend)
+    _wait(lambda: client.get("/api/containers").get_json().get("stale") is True)
+    clock.advance(31)
+    gone = client.get("/api/containers")
+    assert gone.status_code == 503 and gone.mimetype == "application/problem+json"
+    assert client.get("/api/posture").status_code == 503 and client.get("/readyz").status_code == 503
+    assert client.get("/api/sources").get_json()["sources"][0]["status"] == "unavailable"
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert _metric(metrics, "inventory_backend_up", '{backend="docker"}') == 0.0
+    assert _metric(metrics, "inventory_containers", '{source="local",state="running"}') is None
+    events_backend.refuse_streams = False
+    _wait(lambda: client.get("/readyz").status_code == 200, timeout=10)
+    assert client.get("/api/containers").get_json()["stale"] is False
+    app.extensions["inventory"].live.stop()
+
+
+def test_the_store_remembers_when_the_state_was_lost() -> None:
+    store = SnapshotStore()
+    assert store.publish(synced=False, error="engine down").lost_at is None  # never synced: nothing to serve
+    good = store.publish(containers=(), details={}, synced=True, error=None, last_sync=time.time())
+    assert good.lost_at is None
+    lost = store.publish(synced=False, error="docker event stream closed by the engine")
+    assert lost.lost_at is not None and lost.last_sync == good.last_sync
+    later = store.publish(synced=False, error="docker event stream unreachable: ConnectionError")
+    assert later.lost_at == lost.lost_at  # still the same outage
+    assert store.publish(synced=True, error=None, last_sync=time.time()).lost_at is None
 
 
 def test_periodic_resync_lists_again(events_backend: EventBackend) -> None:

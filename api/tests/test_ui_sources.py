@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import RecordedBackend
+from conftest import Clock, RecordedBackend
 from inventory.app import create_app
 from inventory.config import load_settings
 from inventory.fleet.config import SourceConfig
@@ -66,7 +66,9 @@ def test_source_filter_and_column(client: Any, backends: dict[str, RecordedBacke
     assert "<dt>Source</dt><dd>edge-1</dd>" in detail
 
 
-def test_one_source_down_is_a_banner_not_an_error(client: Any, backends: dict[str, RecordedBackend]) -> None:
+def test_one_source_down_is_a_banner_not_an_error(
+    client: Any, backends: dict[str, RecordedBackend], clock: Clock
+) -> None:
     backends["edge-1"].down = True
     for path in ("/ui/", "/ui/containers?all=true", "/ui/posture", "/ui/sources"):
         resp = client.get(path)
@@ -77,5 +79,11 @@ def test_one_source_down_is_a_banner_not_an_error(client: Any, backends: dict[st
     only = client.get("/ui/containers?source=edge-1")
     assert only.status_code == 503 and "source edge-1 is unavailable" in text(only)
     assert '<option value="local">local</option>' in text(only)  # the form stays, to pick another source
+    # local lost its engine after a good sync: shown as of that sync, with a stale banner, for the grace period.
     backends["local"].down = True
+    stale = client.get("/ui/containers?all=true")
+    assert stale.status_code == 200 and 'id="stale"' in text(stale) and "Showing 1 to 3 of 3" in text(stale)
+    assert "source <strong>local</strong> lost its engine" in text(stale)
+    assert '<span class="status-degraded">stale</span>' in text(client.get("/ui/sources"))
+    clock.advance(16)  # LIVE_STALE_GRACE (15 s) is over
     assert client.get("/ui/containers").status_code == 503

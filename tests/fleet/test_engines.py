@@ -48,7 +48,15 @@ def api(engines: Engines, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> It
     monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
     sources = _write_sources(tmp_path / "sources.yaml", engines)
     settings = load_settings(
-        {"SOURCES_FILE": str(sources), "ENGINE_TIMEOUT": "1", "CACHE_TTL": "0", "LIVE_RESYNC_INTERVAL": "5"}
+        # A short stale grace period: this suite waits for "unavailable" (the stale state is tested in api/tests
+        # and tests/integration/test_live.py).
+        {
+            "SOURCES_FILE": str(sources),
+            "ENGINE_TIMEOUT": "1",
+            "CACHE_TTL": "0",
+            "LIVE_RESYNC_INTERVAL": "5",
+            "LIVE_STALE_GRACE": "3",
+        }
     )
     app = create_app(settings)
     service = app.extensions["inventory"]

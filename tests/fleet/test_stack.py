@@ -43,6 +43,7 @@ def fleet(engines: Engines, certs: Path) -> Iterator[Stack]:
             "PODMAN_GID": str(PODMAN_GROUP),
             "FLEET_CERTS": str(certs),
             "CACHE_TTL": "0",
+            "LIVE_STALE_GRACE": "3",  # this suite waits for "unavailable"; stale is tested in tests/integration
         },
         compose_files=("compose.yaml", "deploy/fleet/compose.fleet.yaml"),
     )

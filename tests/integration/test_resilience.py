@@ -1,4 +1,5 @@
-"""Outage and shutdown behaviour on the real engine: 503 fast, self-healing, graceful SIGTERM."""
+"""Outage and shutdown behaviour on the real engine: 503 fast (after the stale grace period), self-healing,
+graceful SIGTERM."""
 
 from __future__ import annotations
 
@@ -25,7 +26,12 @@ def test_engine_proxy_outage_gives_fast_503_and_recovers(stack: Stack) -> None:
     proxy = stack.container("socket-proxy")
     proxy.stop(timeout=2)
     try:
-        time.sleep(2.5)  # let the API's 2 s list cache and Nginx's 1 s micro-cache expire
+        # The last good state is served (stale) for LIVE_STALE_GRACE (15 s in the stack); then every answer is 503.
+        deadline = time.monotonic() + 40
+        while stack.get("/api/containers", params={"all": "true"}, timeout=5).status_code != 503:
+            assert time.monotonic() < deadline, "listings never turned 503 after the grace period"
+            time.sleep(0.5)
+        time.sleep(1.5)  # let Nginx's 1 s micro-cache entry expire: the next answer comes from the API
         start = time.monotonic()
         resp = stack.get("/api/containers", params={"all": "true"}, timeout=5)
         elapsed = time.monotonic() - start

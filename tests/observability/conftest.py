@@ -159,6 +159,7 @@ def obs_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ObsStack]:
             "ALERTMANAGER_PORT": str(free_port()),
             "LOG_LEVEL": "INFO",
             "CACHE_TTL": "1",
+            "LIVE_STALE_GRACE": "3",  # the alert test waits for inventory_backend_up == 0 after the grace period
         },
         compose_files=("compose.yaml", "compose.monitoring.yaml", str(_override(tmp, token_file, env_canary))),
     )

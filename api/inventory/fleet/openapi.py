@@ -8,7 +8,18 @@ from typing import Any
 STR = {"type": "string"}
 NSTR = {"type": ["string", "null"]}
 NAME = {"type": "string", "pattern": "^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$"}
-STATUS = {"type": "string", "enum": ["ok", "unavailable", "starting"]}
+STATUS = {
+    "type": "string",
+    "enum": ["ok", "stale", "unavailable", "starting"],
+    "description": "ok: synced; stale: lost its engine less than LIVE_STALE_GRACE seconds ago, its last good state is"
+    " served (containers counted, error and last_sync set); unavailable: lost for longer, or never synced;"
+    " starting: first sync pending",
+}
+STALE = {
+    "type": "boolean",
+    "description": "true when some source's containers come from its last good state (status stale): the answer"
+    " is complete as of that source's last sync but may miss changes since",
+}
 COUNT = {"type": ["integer", "null"], "minimum": 0}
 
 
@@ -19,7 +30,7 @@ def _ref(name: str) -> dict[str, str]:
 SCHEMAS: dict[str, Any] = {
     "SourceBrief": {
         "type": "object",
-        "description": "One source's health in an answer; containers is null while it is unavailable",
+        "description": "One source's health in an answer; containers is null while it is unavailable or starting",
         "required": ["name", "status", "containers", "error"],
         "properties": {"name": NAME, "status": STATUS, "containers": COUNT, "error": NSTR},
     },
@@ -39,18 +50,20 @@ SCHEMAS: dict[str, Any] = {
     },
     "Sources": {
         "type": "object",
-        "required": ["sources", "count", "available", "partial"],
+        "required": ["sources", "count", "available", "partial", "stale"],
         "properties": {
             "sources": {"type": "array", "items": _ref("Source")},
             "count": {"type": "integer", "minimum": 1},
-            "available": {"type": "integer", "minimum": 0},
+            "available": {"type": "integer", "minimum": 0, "description": "sources answering: ok or stale"},
             "partial": {"type": "boolean"},
+            "stale": STALE,
         },
     },
 }
 
 FLEET_FIELDS = {
     "partial": {"type": "boolean", "description": "true when some source's containers are missing (see sources)"},
+    "stale": STALE,
     "sources": {"type": "array", "items": _ref("SourceBrief")},
 }
 

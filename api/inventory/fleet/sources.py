@@ -2,12 +2,15 @@
 
 Each configured engine or cluster gets its own backend (built from the per-source Settings, see
 ``config.backend_settings``) and its own ``LiveState``, so one source that is down or slow only ever
-makes its own snapshot unsynced: it never blocks another source's state.
+makes its own snapshot unsynced: it never blocks another source's state. A source that loses its engine
+keeps serving its last good state, marked ``stale``, for ``LIVE_STALE_GRACE`` seconds (a socket-proxy restart,
+one slow engine read under load), then it is ``unavailable``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -36,7 +39,7 @@ class SourceStatus:
     name: str
     type: str
     endpoint: str  # never credentials (see SourceConfig.endpoint)
-    status: str  # ok | unavailable | starting
+    status: str  # ok | stale | unavailable | starting
     containers: int | None  # None while unavailable
     last_sync: str | None  # ISO 8601 UTC of the last completed full sync
     error: str | None
@@ -44,7 +47,12 @@ class SourceStatus:
 
     @property
     def available(self) -> bool:
-        return self.status == "ok"
+        """Its containers are in the answer: synced, or stale (the last good state, within the grace period)."""
+        return self.status in ("ok", "stale")
+
+    @property
+    def stale(self) -> bool:
+        return self.status == "stale"
 
     def brief(self) -> dict[str, Any]:
         """The per-source block of listings and posture answers."""
@@ -69,11 +77,24 @@ def _iso(epoch: float | None) -> str | None:
     return dt.datetime.fromtimestamp(epoch, tz=dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def status_of(config: SourceConfig, snap: Snapshot) -> SourceStatus:
+def stale_until(snap: Snapshot, grace: float) -> float | None:
+    """Until when (time.time()) a lost state's last good content is still served, marked stale; None: not at all
+    (synced, never synced, or no grace period)."""
+    if snap.synced or snap.lost_at is None or snap.last_sync is None or grace <= 0:
+        return None
+    return snap.lost_at + grace
+
+
+def status_of(config: SourceConfig, snap: Snapshot, grace: float = 0.0, now: float | None = None) -> SourceStatus:
+    """ok (synced); stale (lost, within ``grace`` seconds of it: the last good state is served); starting (first
+    sync pending); else unavailable."""
+    until = stale_until(snap, grace)
     if snap.synced:
         status = "ok"
     elif snap.error == NOT_SYNCED_YET and snap.last_sync is None:
         status = "starting"
+    elif until is not None and (time.time() if now is None else now) < until:
+        status = "stale"
     else:
         status = "unavailable"
     return SourceStatus(
@@ -81,7 +102,7 @@ def status_of(config: SourceConfig, snap: Snapshot) -> SourceStatus:
         type=config.kind,
         endpoint=config.endpoint,
         status=status,
-        containers=len(snap.containers) if snap.synced else None,
+        containers=len(snap.containers) if status in ("ok", "stale") else None,
         last_sync=_iso(snap.last_sync),
         error=None if snap.synced else (snap.error or NOT_SYNCED_YET),
         state_version=snap.version,

@@ -6,8 +6,11 @@
 * Reading the fleet never waits on a source beyond that source's own deadline (its timeout + slack):
   snapshots are read in parallel, and a source that is not synced (down, slow, stream broken) is
   reported in the status block instead of failing the answer. ``partial`` says that happened.
+* A source that lost its engine is served from its last good snapshot, marked ``stale``, for the grace
+  period (``LIVE_STALE_GRACE``); the answer is not partial but says ``stale``.
 * Merging is cached per source snapshot version, and the merged view per set of snapshots: an unchanged
-  fleet costs a request no merge, no sort and no copy.
+  fleet costs a request no merge, no sort and no copy. A stale source's status changes with time alone
+  (stale -> unavailable when the grace period ends), so a cached view holding one expires then.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from types import MappingProxyType
 from ..backends.base import AmbiguousReference, BackendUnavailable, Container, ContainerDetail, NotFound
 from ..live import NOT_SYNCED_YET, Snapshot
 from .config import DEFAULT_SOURCE, SourceConfig
-from .sources import Source, SourceStatus, status_of
+from .sources import Source, SourceStatus, stale_until, status_of
 
 DEADLINE_SLACK = 0.2
 SEPARATOR = ":"
@@ -54,6 +57,16 @@ class FleetView:
     @property
     def available(self) -> bool:
         return any(s.available for s in self.sources)
+
+    @property
+    def stale(self) -> bool:
+        """Some source's containers come from its last good state: it lost its engine moments ago."""
+        return any(s.stale for s in self.sources)
+
+    @property
+    def synced(self) -> bool:
+        """Every source's state is synced with its engine (what /readyz reports besides being able to answer)."""
+        return all(s.status == "ok" for s in self.sources)
 
     def down(self) -> str:
         """The unavailable sources and why, for error details: ``edge-1: docker engine unreachable: ...``."""
@@ -89,14 +102,16 @@ def _qualify_snapshot(name: str, snap: Snapshot) -> _Qualified:
 class Fleet:
     """Reads and merges the sources' live states."""
 
-    def __init__(self, sources: list[Source]) -> None:
+    def __init__(self, sources: list[Source], stale_grace: float = 0.0) -> None:
         if not sources:
             raise ValueError("a fleet needs at least one source")
         self.sources = sources
+        self.stale_grace = stale_grace  # LIVE_STALE_GRACE: seconds a lost source's last good state is served
         self.by_name = {s.name: s for s in sources}
         self._pool = ThreadPoolExecutor(max_workers=min(32, len(sources) * 2), thread_name_prefix="fleet")
         self._qualified: dict[str, _Qualified] = {}
-        self._views: dict[tuple[str, ...], tuple[tuple[Snapshot | None, ...], FleetView]] = {}
+        # Per selection: the snapshots a view was built from, the view, and until when (time.time()) it holds.
+        self._views: dict[tuple[str, ...], tuple[tuple[Snapshot | None, ...], FleetView, float]] = {}
         self._lock = threading.Lock()
 
     def start(self) -> None:
@@ -181,7 +196,7 @@ class Fleet:
         if source is None:
             raise NotFound(container.id)
         snap = source.live.snapshot()
-        if not snap.synced:
+        if not status_of(source.config, snap, self.stale_grace).available:
             raise BackendUnavailable(f"source {source.name} is unavailable: {snap.error or NOT_SYNCED_YET}")
         found = self._merge_one(source, snap).details.get(container.id)
         if found is None:
@@ -192,23 +207,29 @@ class Fleet:
         """The merged view of the named sources (default: all). Never raises for a source that is down.
 
         The last view per selection is kept with the snapshots it was built from: while none of them is
-        replaced (no change, no sync), a request costs no merge, no sort and no copy.
+        replaced (no change, no sync) and no stale source's grace period ended, a request costs no merge,
+        no sort and no copy.
         """
         selected = self.sources if names is None else [self.by_name[n] for n in names]
         read = self._snapshots(selected)
         key = tuple(s.name for s in selected)
+        now = time.time()
         with self._lock:
             cached = self._views.get(key)
-        if cached is not None and all(a is b for a, (_, b) in zip(cached[0], read, strict=True)):
+        if cached is not None and now < cached[2] and all(a is b for a, (_, b) in zip(cached[0], read, strict=True)):
             return cached[1]
         statuses: list[SourceStatus] = []
         containers: list[Container] = []
         details: dict[str, ContainerDetail] = {}
+        expires = float("inf")
         for source, snap in read:
             if snap is None:
                 statuses.append(_late(source))
                 continue
-            status = status_of(source.config, snap)
+            status = status_of(source.config, snap, self.stale_grace, now)
+            until = stale_until(snap, self.stale_grace)
+            if until is not None and now < until:
+                expires = min(expires, until)  # stale now, unavailable from then on
             statuses.append(status)
             if status.available:
                 merged = self._merge_one(source, snap)
@@ -223,7 +244,7 @@ class Fleet:
         )
         if all(snap is not None for _, snap in read):  # a late source's status carries no snapshot to compare
             with self._lock:
-                self._views[key] = (tuple(snap for _, snap in read), view)
+                self._views[key] = (tuple(snap for _, snap in read), view, expires)
         return view
 
 

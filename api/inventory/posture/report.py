@@ -129,6 +129,7 @@ class PostureReport:
     # Fleet (several sources): each source's status block, and whether some source's containers are missing.
     sources: tuple[dict[str, Any], ...] = ()
     partial: bool = False
+    stale: bool = False  # some source's containers come from its last good state (it lost its engine moments ago)
 
     @property
     def findings(self) -> list[Finding]:
@@ -153,5 +154,6 @@ class PostureReport:
             "expired_waivers": [w.to_dict() for w in self.expired_waivers],
             "rules": [r.describe() for r in self.rules],
             "partial": self.partial,
+            "stale": self.stale,
             "sources": list(self.sources),
         }

@@ -89,13 +89,16 @@ def _signed_in() -> bool:
 def _context() -> dict[str, Any]:
     auth = _token().enabled
     signed = _signed_in()
+    sources = _service().sources() if signed else ()
     return {
         "auth_enabled": auth,
         "show_logout": auth and signed,
         "csrf": session.csrf_token() if auth else "",
         "nav": _navigation() if signed else [],
         # Sources whose containers are missing from every answer right now (the banner on each page).
-        "down_sources": [s for s in _service().sources() if not s.available] if signed else [],
+        "down_sources": [s for s in sources if not s.available],
+        # Sources served from their last good state (lost their engine moments ago, within LIVE_STALE_GRACE).
+        "stale_sources": [s for s in sources if s.stale],
         "version": _service().settings.version,
     }
 
