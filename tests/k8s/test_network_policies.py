@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import pytest
+import yaml
 
 from .conftest import NAMESPACE, by_kind, one, pod_spec, render
 from .netpol import Cluster, Endpoint, Flow, selector_matches
@@ -87,6 +88,20 @@ def _service_targets(docs, pods, service_name: str, port: int | str) -> list[tup
     return [(p, p.named_ports[target] if isinstance(target, str) else target) for p in chosen]
 
 
+def fleet_engines(docs: list[dict[str, Any]]) -> list[tuple[Endpoint, int]]:
+    """Remote engines of the sources file (fleet.sources): outside the cluster, reached at their url's address."""
+    out = []
+    for config_map in by_kind(docs, "ConfigMap"):
+        if "sources.yaml" in (config_map.get("data") or {}):
+            for source in yaml.safe_load(config_map["data"]["sources.yaml"])["sources"]:
+                if source["type"] in ("docker", "podman"):
+                    url = urlparse(source["url"])
+                    assert url.hostname and url.port, f"{source['name']}: the test model needs host:port"
+                    engine = Endpoint(f"engine-{source['name']}", None, {}, url.hostname, {}, _ports(url.port))
+                    out.append((engine, url.port))
+    return out
+
+
 def required_flows(env: str, docs: list[dict[str, Any]], pods: dict[str, Endpoint]) -> set[Flow]:
     api_server, api_port, _ = API_SERVER[env]
     flows = {Flow(p.name, DNS.name, 53, proto) for p in pods.values() for proto in ("UDP", "TCP")}
@@ -98,6 +113,8 @@ def required_flows(env: str, docs: list[dict[str, Any]], pods: dict[str, Endpoin
             flows.add(Flow(me, api_server.name, api_port))
         for c in spec["containers"]:
             env_vars = {e["name"]: e.get("value", "") for e in c.get("env", [])}
+            if "SOURCES_FILE" in env_vars:  # every remote engine of the fleet's sources file
+                flows |= {Flow(me, engine.name, port) for engine, port in fleet_engines(docs)}
             if "API_UPSTREAM" in env_vars:
                 svc, port = env_vars["API_UPSTREAM"].rsplit(":", 1)
                 flows |= {Flow(me, p.name, n) for p, n in _service_targets(docs, pods, svc, int(port))}
@@ -139,6 +156,7 @@ def flow_problems(env: str, docs: list[dict[str, Any]]) -> list[str]:
     required = required_flows(env, docs, pods)
     api_server = API_SERVER[env][0]
     world = [*pods.values(), DNS, PROMETHEUS, GRAFANA, INGRESS, VAULT, STRANGER, INTERNET, api_server]
+    world += [engine for engine, _ in fleet_engines(docs)]
     ports = EXTRA_PORTS | {(f.port, f.protocol) for f in required}
     allowed = Cluster(NAMESPACES, docs).allowed_flows(world, ports, set(pods))
     return [f"blocked: {f}" for f in sorted(required - allowed, key=str)] + [
