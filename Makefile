@@ -69,7 +69,7 @@ lint: venv $(LINT_TARGETS) ## ruff, mypy, hadolint, shellcheck, yamllint, bandit
 	@echo "==> shellcheck"; shellcheck $$(git ls-files '*.sh') .ci/run
 	@echo "==> yamllint"; yamllint -s .
 	@echo "==> mypy"; mypy
-	@echo "==> bandit"; bandit -q -c pyproject.toml -r api/inventory socket-proxy/socket_proxy.py ops scan socket-proxy/events_filter.py
+	@echo "==> bandit"; bandit -q -c pyproject.toml -r api/inventory socket-proxy ops scan
 	@echo "==> detect-secrets"; git ls-files -z | xargs -0 detect-secrets-hook --baseline .secrets.baseline
 
 secrets-baseline: venv ## re-scan the repo into .secrets.baseline (audit the diff before committing it)

@@ -2,7 +2,8 @@
 
 Only container lifecycle events pass, rebuilt from an allowlist: exec events carry the command
 line in their action (``exec_create: sh -c ...``), and container events carry every label of
-the container as attributes. Standard library only (copied next to socket_proxy.py).
+the container as attributes. Standard library only (copied next to socket_proxy.py; used by request_rules.py
+and event_stream.py).
 """
 
 from __future__ import annotations

@@ -17,7 +17,12 @@ line, so those fields are removed before anything reaches the API. The event str
 line by line: only container lifecycle events pass, rebuilt from an allowlist (exec events carry
 the command line in their action, container events carry every label as attributes).
 
-Standard library only; one thread per connection; configured by environment:
+Modules (standard library only, copied side by side into the image): request_rules.py (which requests pass, what
+is removed from answers), events_filter.py (which events pass, rebuilt how), event_stream.py (relaying GET
+/events), tls_server.py (the listener and mutual TLS), proxy_log.py (JSON log lines); this file is the request
+handler and main().
+
+One thread per connection; configured by environment:
     LISTEN_ADDR (0.0.0.0), LISTEN_PORT (2375), DOCKER_SOCKET (/var/run/docker.sock),
     UPSTREAM_TIMEOUT (5 seconds).
 
@@ -35,95 +40,39 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import re
-import select
 import socket
-import ssl
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
+from event_stream import EventStreamMixin
 from events_filter import events_query_ok, filter_event
+from proxy_log import log
+from request_rules import ROUTES, filter_body, match_route, redact_inspect, redact_list
+from tls_server import HANDSHAKE_TIMEOUT, TLS_VARS, ConfigError, Server, serve_in_background, tls_context, tls_from_env
 
-_VERSION = r"(?:/v\d+\.\d+)?"
-_NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}"
-ROUTES: list[tuple[re.Pattern[str], str, frozenset[str]]] = [
-    (re.compile(rf"^{_VERSION}/_ping$"), "ping", frozenset()),
-    (re.compile(rf"^{_VERSION}/version$"), "version", frozenset()),
-    (re.compile(rf"^{_VERSION}/containers/json$"), "list", frozenset({"all", "limit", "filters", "size", "trunc_cmd"})),
-    (re.compile(rf"^{_VERSION}/containers/{_NAME}/json$"), "inspect", frozenset()),
-    (re.compile(rf"^{_VERSION}/events$"), "events", frozenset({"since", "until", "filters"})),
+# Re-exported: the proxy's public pieces, importable from this one module as before the split.
+__all__ = [
+    "HANDSHAKE_TIMEOUT",
+    "ROUTES",
+    "TLS_VARS",
+    "ConfigError",
+    "HealthHandler",
+    "ProxyHandler",
+    "Server",
+    "UnixHTTPConnection",
+    "events_query_ok",
+    "filter_body",
+    "filter_event",
+    "log",
+    "main",
+    "match_route",
+    "redact_inspect",
+    "redact_list",
+    "tls_context",
+    "tls_from_env",
 ]
-ALLOWED_METHODS = ("GET", "HEAD")
-
-# Inspect fields that can carry secrets or command lines; removed, never masked in place.
-REDACT_CONFIG = ("Env", "Cmd", "Entrypoint", "OnBuild")
-REDACT_TOP = ("Args", "Path")
-
-
-def match_route(method: str, target: str) -> tuple[str | None, str]:
-    """Return (route name, reason). Route None means the request is refused."""
-    if method not in ALLOWED_METHODS:
-        return None, f"method {method} is not allowed"
-    parts = urlsplit(target)
-    path = parts.path
-    if "%" in path or "//" in path or "/../" in path or path.endswith("/.."):
-        return None, "encoded or non-canonical path"
-    for pattern, name, params in ROUTES:
-        if pattern.match(path):
-            query = parse_qsl(parts.query, keep_blank_values=True)
-            extra = {k for k, _ in query} - params
-            if extra:
-                return None, f"query parameter {sorted(extra)[0]!r} is not allowed"
-            # size=true makes the engine walk every container's filesystem: refuse, it is a DoS lever.
-            if any(k == "size" and v.lower() not in ("0", "false") for k, v in query):
-                return None, "size=true is not allowed"
-            if name == "events":
-                return events_query_ok(method, query)
-            return name, "ok"
-    return None, "endpoint is not allowed"
-
-
-def redact_inspect(doc: dict[str, Any]) -> dict[str, Any]:
-    """Drop environment, command line and other secret-bearing fields from an inspect answer."""
-    for key in REDACT_TOP:
-        doc.pop(key, None)
-    config = doc.get("Config")
-    if isinstance(config, dict):
-        for key in REDACT_CONFIG:
-            config.pop(key, None)
-        health = config.get("Healthcheck")
-        if isinstance(health, dict) and health.get("Test") not in (None, [], ["NONE"]):
-            # Keep "a healthcheck exists" (and its kind), drop the command which may embed secrets.
-            health["Test"] = [health["Test"][0], "[redacted]"] if health["Test"] else []
-    host = doc.get("HostConfig")
-    if isinstance(host, dict):
-        log_config = host.get("LogConfig")
-        if isinstance(log_config, dict):
-            log_config["Config"] = {}  # logging drivers take credentials (splunk-token, ...)
-    graph = doc.get("GraphDriver")
-    if isinstance(graph, dict):
-        graph["Data"] = None
-    return doc
-
-
-def redact_list(items: list[Any]) -> list[Any]:
-    for item in items:
-        if isinstance(item, dict):
-            item.pop("Command", None)  # the full command line
-    return items
-
-
-def filter_body(route: str, body: bytes) -> bytes:
-    if route not in ("inspect", "list"):
-        return body
-    doc = json.loads(body)
-    doc = redact_inspect(doc) if route == "inspect" and isinstance(doc, dict) else doc
-    doc = redact_list(doc) if route == "list" and isinstance(doc, list) else doc
-    return json.dumps(doc, separators=(",", ":")).encode()
 
 
 class UnixHTTPConnection(http.client.HTTPConnection):
@@ -138,13 +87,7 @@ class UnixHTTPConnection(http.client.HTTPConnection):
         self.sock = sock
 
 
-def log(**fields: Any) -> None:
-    fields = {"timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "logger": "socket-proxy", **fields}
-    sys.stdout.write(json.dumps(fields) + "\n")
-    sys.stdout.flush()
-
-
-class ProxyHandler(BaseHTTPRequestHandler):
+class ProxyHandler(EventStreamMixin):
     server_version = "socket-proxy"
     sys_version = ""
     protocol_version = "HTTP/1.1"
@@ -221,81 +164,6 @@ class ProxyHandler(BaseHTTPRequestHandler):
         )
         self._send(status, body, content_type, passthrough)
 
-    def _open_events(self) -> tuple[socket.socket, int, bytes, bytes]:
-        """Ask the engine with HTTP/1.0 (no chunking: the stream ends when the connection does)."""
-        upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        upstream.settimeout(self.upstream_timeout)
-        upstream.connect(self.socket_path)
-        upstream.sendall(f"GET {self.path} HTTP/1.0\r\nHost: docker\r\nUser-Agent: socket-proxy\r\n\r\n".encode())
-        head = b""
-        while b"\r\n\r\n" not in head:
-            data = upstream.recv(4096)
-            if not data or len(head) > 65536:
-                raise OSError("engine closed the event stream before its headers")
-            head += data
-        head, rest = head.split(b"\r\n\r\n", 1)
-        status = int(head.split(b" ", 2)[1])
-        return upstream, status, head, rest
-
-    def _stream_events(self) -> None:
-        """Relay the engine's event stream, one filtered line per chunk, until either side goes away."""
-        start = time.perf_counter()
-        try:
-            upstream, status, _, pending = self._open_events()
-        except (OSError, ValueError, IndexError) as exc:
-            log(level="error", message="engine unreachable", error=exc.__class__.__name__)
-            self._send(502, json.dumps({"message": "socket-proxy: engine unreachable"}).encode())
-            return
-        passed = dropped = 0
-        try:
-            if status != 200:
-                self._refuse(502, f"engine answered {status} to the event stream")
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Transfer-Encoding", "chunked")
-            self.end_headers()
-            self.wfile.flush()
-            log(level="info", message="event stream opened", route="events")
-            upstream.settimeout(None)
-            client = self.connection
-            while True:
-                lines = pending.split(b"\n")
-                pending = lines.pop()
-                for line in lines:
-                    out = filter_event(line) if line.strip() else None
-                    if out is None:
-                        dropped += 1 if line.strip() else 0
-                        continue
-                    passed += 1
-                    self.wfile.write(b"%x\r\n%s\r\n" % (len(out), out))
-                    self.wfile.flush()
-                if len(pending) > 1 << 20:
-                    break  # no sane event is this long
-                readable, _, _ = select.select([upstream, client], [], [], 60)
-                if client in readable:
-                    break  # the client closed (or sent something it should not): end the stream
-                if upstream in readable:
-                    data = upstream.recv(65536)
-                    if not data:
-                        break
-                    pending += data
-            self.wfile.write(b"0\r\n\r\n")
-            self.wfile.flush()
-        except OSError:
-            pass  # the client went away mid-write
-        finally:
-            upstream.close()
-            self.close_connection = True
-            log(
-                level="info",
-                message="event stream closed",
-                route="events",
-                passed=passed,
-                dropped=dropped,
-                duration_ms=round((time.perf_counter() - start) * 1000, 2),
-            )
-
     def do_GET(self) -> None:
         self._handle()
 
@@ -318,68 +186,6 @@ class HealthHandler(ProxyHandler):
         super()._handle()
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128
-    tls: ssl.SSLContext | None = None
-
-    def get_request(self) -> tuple[Any, Any]:
-        sock, addr = super().get_request()
-        if self.tls is not None:
-            # The handshake runs in the connection's own thread (finish_request), so a slow or
-            # silent client cannot stall the accept loop.
-            sock = self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
-        return sock, addr
-
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        if isinstance(request, ssl.SSLSocket):
-            request.settimeout(HANDSHAKE_TIMEOUT)
-            try:
-                request.do_handshake()
-            except (ssl.SSLError, OSError) as exc:
-                reason = getattr(exc, "reason", None) or exc.__class__.__name__
-                log(level="warning", message="tls handshake refused", client=client_address[0], reason=str(reason))
-                return
-            request.settimeout(None)
-        super().finish_request(request, client_address)
-
-
-HANDSHAKE_TIMEOUT = 5.0
-TLS_VARS = ("TLS_CERT_FILE", "TLS_KEY_FILE", "TLS_CA_FILE")
-
-
-class ConfigError(ValueError):
-    """An environment setting the proxy cannot start with."""
-
-
-def tls_context(cert: str, key: str, client_ca: str) -> ssl.SSLContext:
-    """Server context for mutual TLS: our certificate, and client certificates required from client_ca."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    try:
-        ctx.load_cert_chain(cert, key)
-        ctx.load_verify_locations(cafile=client_ca)
-    except (OSError, ssl.SSLError) as exc:
-        raise ConfigError(f"cannot load the TLS files: {exc.__class__.__name__}: {exc.strerror or exc}") from None
-    ctx.verify_mode = ssl.CERT_REQUIRED
-    return ctx
-
-
-def tls_from_env(env: dict[str, str] | os._Environ[str]) -> ssl.SSLContext | None:
-    values = {name: env.get(name, "").strip() for name in TLS_VARS}
-    given = [name for name, value in values.items() if value]
-    if not given:
-        return None
-    if len(given) != len(TLS_VARS):
-        missing = ", ".join(name for name in TLS_VARS if name not in given)
-        raise ConfigError(f"mutual TLS needs {', '.join(TLS_VARS)}; missing {missing}")
-    return tls_context(values["TLS_CERT_FILE"], values["TLS_KEY_FILE"], values["TLS_CA_FILE"])
-
-
-def _serve_in_background(server: Server) -> None:
-    threading.Thread(target=server.serve_forever, name="health", daemon=True).start()
-
-
 def main() -> None:
     # Binds all interfaces inside its container; compose/K8s keep it on an internal network.
     addr = os.environ.get("LISTEN_ADDR", "0.0.0.0")  # noqa: S104  # nosec B104
@@ -397,7 +203,7 @@ def main() -> None:
     health = None
     if tls is not None:
         health = Server(("127.0.0.1", health_port), HealthHandler)
-        _serve_in_background(health)
+        serve_in_background(health)
     log(
         level="info",
         message="listening",
