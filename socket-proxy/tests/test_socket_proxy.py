@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import socketserver
 import ssl
 import tempfile
@@ -12,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 
 import pytest
 import socket_proxy as sp
@@ -392,3 +394,14 @@ def test_event_stream_is_relayed_filtered_and_chunked(event_proxy: tuple[str, in
     assert FakeEngine.seen == [("GET", f"/v1.41/events?{CONTAINER_FILTER}")]
     conn.close()  # the client goes away: the proxy must close the engine side too
     assert EventEngine.closed.wait(5)
+
+
+def test_the_image_gets_every_module_and_each_stays_small() -> None:
+    """The proxy is several modules copied side by side (Dockerfile COPY): a module left out breaks the image's
+    imports, which only the image would show. Each module stays under ~300 lines (the developers' guide)."""
+    here = Path(sp.__file__).parent
+    modules = {p.name for p in here.glob("*.py")}
+    (copy,) = re.findall(r"^COPY (.+) /opt/socket-proxy/$", (here / "Dockerfile").read_text(), re.M)
+    assert set(copy.split()) == modules
+    for name in modules:
+        assert len((here / name).read_text().splitlines()) <= 300, name
