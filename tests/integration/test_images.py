@@ -26,6 +26,14 @@ def test_image_metadata(client: docker.DockerClient, name: str) -> None:
     assert labels["org.opencontainers.image.title"] == name
 
 
+def bash_in(client: docker.DockerClient, image: str, script: str) -> str:
+    """Output of ``script`` run by bash in a throwaway container of our ``image`` (no network)."""
+    out = client.containers.run(
+        f"{image}:{image_tag()}", ["bash", "-c", script], entrypoint=[], remove=True, network_disabled=True
+    )
+    return out.decode()
+
+
 @pytest.mark.parametrize("name", sorted(IMAGES))
 def test_no_build_tools_caches_or_ca_secret(client: docker.DockerClient, name: str) -> None:
     script = (
@@ -34,9 +42,7 @@ def test_no_build_tools_caches_or_ca_secret(client: docker.DockerClient, name: s
         "ls /run/secrets 2>/dev/null && echo FOUND-secret; "
         "find / -xdev -name 'pip' -path '*bin*' 2>/dev/null | grep -q . && echo FOUND-pip-bin; echo done"
     )
-    out = client.containers.run(
-        f"{name}:{image_tag()}", ["bash", "-c", script], entrypoint=[], remove=True, network_disabled=True
-    ).decode()
+    out = bash_in(client, name, script)
     assert out.strip().endswith("done") and "FOUND" not in out, out
 
 
@@ -116,8 +122,6 @@ def test_flask_api_purged_files_are_gone_and_every_library_resolves(client: dock
         "| grep -B1 'not found'; "
         "python3 -c 'import psycopg; print(\"libpq\", psycopg.pq.__impl__, psycopg.pq.version())'"
     )
-    out = client.containers.run(
-        f"flask-api:{image_tag()}", ["bash", "-c", script], entrypoint=[], remove=True, network_disabled=True
-    ).decode()
+    out = bash_in(client, "flask-api", script)
     assert "LEFT-" not in out and "not found" not in out, out
     assert re.fullmatch(r"libpq python 15\d{4}", out.strip()), out
