@@ -13,6 +13,10 @@ from inventory.app import create_app
 from inventory.backends.base import BackendUnavailable, Container, ContainerDetail, NotFound
 from inventory.backends.docker import container_from_list_entry, detail_from_inspect
 from inventory.config import load_settings
+from inventory.fleet.config import SourceConfig
+from inventory.fleet.sources import Source
+from inventory.live import make_live_state
+from inventory.service import InventoryService
 
 FIXTURES = Path(__file__).parent / "fixtures" / "docker"
 
@@ -73,6 +77,18 @@ def backend() -> RecordedBackend:
 def make_app(backend: RecordedBackend, **env: str) -> Any:
     settings = load_settings({"CACHE_TTL": "0", "INSPECT_CACHE_TTL": "0", **env})
     app = create_app(settings, backend)
+    app.testing = True
+    return app
+
+
+def make_fleet_app(backends: dict[str, RecordedBackend], **env: str) -> Any:
+    """One app over several recorded engines, one source each (the source named ``pod`` is a Podman one)."""
+    settings = load_settings({"CACHE_TTL": "0", "INSPECT_CACHE_TTL": "0", "ENGINE_TIMEOUT": "1", **env})
+    sources = []
+    for name, backend in backends.items():
+        config = SourceConfig(name=name, kind="podman" if name == "pod" else "docker", timeout=1.0, url="unix:///x")
+        sources.append(Source(config=config, backend=backend, live=make_live_state(backend, settings)))
+    app = create_app(settings, service=InventoryService(None, settings, sources=sources))
     app.testing = True
     return app
 

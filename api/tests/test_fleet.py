@@ -12,8 +12,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from conftest import Clock, RecordedBackend
-from inventory.app import create_app
+from conftest import Clock, RecordedBackend, make_fleet_app
 from inventory.config import load_settings
 from inventory.fleet.config import SourceConfig
 from inventory.fleet.sources import Source
@@ -37,14 +36,7 @@ def backends() -> dict[str, RecordedBackend]:
 
 @pytest.fixture()
 def fleet_app(backends: dict[str, RecordedBackend]) -> Any:
-    settings = load_settings({"CACHE_TTL": "0", "INSPECT_CACHE_TTL": "0", "ENGINE_TIMEOUT": "1"})
-    sources = []
-    for name, backend in backends.items():
-        config = SourceConfig(name=name, kind="podman" if name == "pod" else "docker", timeout=1.0, url="unix:///x")
-        sources.append(Source(config=config, backend=backend, live=make_live_state(backend, settings)))
-    app = create_app(settings, service=InventoryService(None, settings, sources=sources))
-    app.testing = True
-    return app
+    return make_fleet_app(backends)
 
 
 @pytest.fixture()

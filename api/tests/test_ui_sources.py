@@ -6,13 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import Clock, RecordedBackend
-from inventory.app import create_app
-from inventory.config import load_settings
-from inventory.fleet.config import SourceConfig
-from inventory.fleet.sources import Source
-from inventory.live import make_live_state
-from inventory.service import InventoryService
+from conftest import Clock, RecordedBackend, make_fleet_app
 
 NAMES = ("local", "edge-1")
 
@@ -24,18 +18,7 @@ def backends() -> dict[str, RecordedBackend]:
 
 @pytest.fixture()
 def client(backends: dict[str, RecordedBackend]) -> Any:
-    settings = load_settings({"CACHE_TTL": "0", "INSPECT_CACHE_TTL": "0", "ENGINE_TIMEOUT": "1"})
-    sources = [
-        Source(
-            config=SourceConfig(name=name, kind="docker", timeout=1.0, url="unix:///x"),
-            backend=backend,
-            live=make_live_state(backend, settings),
-        )
-        for name, backend in backends.items()
-    ]
-    app = create_app(settings, service=InventoryService(None, settings, sources=sources))
-    app.testing = True
-    return app.test_client()
+    return make_fleet_app(backends).test_client()
 
 
 def text(resp: Any) -> str:

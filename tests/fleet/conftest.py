@@ -3,9 +3,11 @@ container each, labelled so the suite only ever looks at its own containers."""
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import docker
 import pytest
@@ -22,6 +24,31 @@ class Engines:
     host_id: str
     engine_b_id: str
     podman_id: str
+
+    def mine(self, body: dict[str, Any]) -> dict[str, str]:
+        """API id -> source of this suite's containers in a listing."""
+        return {c["id"]: c["source"] for c in body["items"] if c["labels"].get("fleet.test") == self.tag}
+
+
+def only_b_down(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The answer when engine-b is the one source down, else None."""
+    status = {s["name"]: s["status"] for s in body["sources"]}
+    return body if status == {"local": "ok", "engine-b": "unavailable", "podman": "ok"} else None
+
+
+def wait(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
+    """The first truthy value of ``predicate`` (a half-written answer counts as none yet), or AssertionError."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = predicate()
+        except (ValueError, KeyError):
+            value = None
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.2)
 
 
 def _run(client: docker.DockerClient, name: str, tag: str, **kwargs: object) -> str:

@@ -8,7 +8,7 @@ answers) and brought back: answers stay fast and partial, then recover by themse
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,20 +16,9 @@ import pytest
 from inventory.app import create_app
 from inventory.config import load_settings
 
-from tests.fleet.conftest import Engines
+from tests.fleet.conftest import Engines, only_b_down, wait
 
 DEADLINE = 1.0 + 0.2  # ENGINE_TIMEOUT below + the fleet's slack
-
-
-def _wait(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.2)
 
 
 def _write_sources(path: Path, engines: Engines, extra: str = "") -> Path:
@@ -62,29 +51,19 @@ def api(engines: Engines, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> It
     service = app.extensions["inventory"]
     service.start()
     client = app.test_client()
-    _wait(lambda: client.get("/api/sources").get_json()["available"] == 3, 30, "all three sources synced")
+    wait(lambda: client.get("/api/sources").get_json()["available"] == 3, 30, "all three sources synced")
     yield client
     service.stop()
 
 
-def _only_b_down(body: dict[str, Any]) -> dict[str, Any] | None:
-    status = {s["name"]: s["status"] for s in body["sources"]}
-    return body if status == {"local": "ok", "engine-b": "unavailable", "podman": "ok"} else None
-
-
-def _mine(engines: Engines, body: dict[str, Any]) -> dict[str, str]:
-    """API id -> source of this suite's containers in a listing."""
-    return {c["id"]: c["source"] for c in body["items"] if c["labels"].get("fleet.test") == engines.tag}
-
-
 def _settled(api: Any, path: str) -> dict[str, Any]:
     """An answer with every source ok: a busy shared engine can make one resync time out for a moment."""
-    return _wait(lambda: (r := api.get(path).get_json()) and not r["partial"] and r, 30, f"{path} not partial")
+    return wait(lambda: (r := api.get(path).get_json()) and not r["partial"] and r, 30, f"{path} not partial")
 
 
 def test_one_listing_over_three_engines_with_ids_unique_across_sources(api: Any, engines: Engines) -> None:
     body = _settled(api, f"/api/containers?all=true&label=fleet.test={engines.tag}")
-    assert _mine(engines, body) == {
+    assert engines.mine(body) == {
         engines.host_id: "local",  # the default source keeps the engine's ids
         f"engine-b:{engines.engine_b_id}": "engine-b",
         f"podman:{engines.podman_id}": "podman",
@@ -96,7 +75,7 @@ def test_one_listing_over_three_engines_with_ids_unique_across_sources(api: Any,
         ("podman", "ok"),
     ]
     only_b = api.get(f"/api/containers?all=true&source=engine-b&label=fleet.test={engines.tag}").get_json()
-    assert list(_mine(engines, only_b).values()) == ["engine-b"]
+    assert list(engines.mine(only_b).values()) == ["engine-b"]
     assert [s["name"] for s in only_b["sources"]] == ["engine-b"]
     unknown = api.get("/api/containers?source=nope")
     assert unknown.status_code == 400 and unknown.get_json()["parameter"] == "source"
@@ -131,12 +110,12 @@ def test_sources_endpoint_shows_health_without_secrets(api: Any, engines: Engine
 def test_engine_down_then_back_partial_answers_then_recovery(api: Any, engines: Engines) -> None:
     engines.engine_b.stop()
     try:
-        down = _wait(
-            lambda: _only_b_down(api.get(f"/api/containers?all=true&label=fleet.test={engines.tag}").get_json()),
+        down = wait(
+            lambda: only_b_down(api.get(f"/api/containers?all=true&label=fleet.test={engines.tag}").get_json()),
             20,
             "engine-b reported unavailable (and the others ok)",
         )
-        assert set(_mine(engines, down).values()) == {"local", "podman"}
+        assert set(engines.mine(down).values()) == {"local", "podman"}
         status = {s["name"]: s for s in down["sources"]}["engine-b"]
         assert status["status"] == "unavailable" and status["error"] and status["containers"] is None
         started = time.monotonic()
@@ -152,14 +131,14 @@ def test_engine_down_then_back_partial_answers_then_recovery(api: Any, engines: 
         assert 'inventory_source_up{source="podman",type="podman"} 1.0' in metrics
     finally:
         engines.engine_b.start()
-    back = _wait(
+    back = wait(
         lambda: (
             not (r := api.get(f"/api/containers?all=true&label=fleet.test={engines.tag}").get_json())["partial"] and r
         ),
         30,
         "engine-b back",
     )
-    assert set(_mine(engines, back).values()) == {"local", "engine-b", "podman"}
+    assert set(engines.mine(back).values()) == {"local", "engine-b", "podman"}
 
 
 def test_a_frozen_engine_never_slows_the_answer(api: Any, engines: Engines) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.fleet.conftest import Engines
+from tests.fleet.conftest import Engines, only_b_down, wait
 from tests.support.pki import TestPKI
 from tests.support.stack import ROOT, Stack, image_tag
 
@@ -49,43 +49,20 @@ def fleet(engines: Engines, certs: Path) -> Iterator[Stack]:
     )
     stack.up()
     try:
-        _wait(lambda: stack.get("/api/sources").json()["available"] == 3, 60, "three sources synced")
+        wait(lambda: stack.get("/api/sources").json()["available"] == 3, 60, "three sources synced")
         yield stack
     finally:
         stack.down()
 
 
-def _wait(predicate: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            value = predicate()
-        except (ValueError, KeyError):
-            value = None
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.3)
-
-
-def _only_b_down(body: dict[str, Any]) -> dict[str, Any] | None:
-    status = {s["name"]: s["status"] for s in body["sources"]}
-    return body if status == {"local": "ok", "engine-b": "unavailable", "podman": "ok"} else None
-
-
-def _mine(engines: Engines, body: dict[str, Any]) -> dict[str, str]:
-    return {c["id"]: c["source"] for c in body["items"] if c["labels"].get("fleet.test") == engines.tag}
-
-
 def _settled(fleet: Stack, path: str) -> dict[str, Any]:
     """An answer with every source ok: a busy shared engine can make one resync time out for a moment."""
-    return _wait(lambda: (r := fleet.get(path).json()) and not r["partial"] and r, 30, f"{path} not partial")
+    return wait(lambda: (r := fleet.get(path).json()) and not r["partial"] and r, 30, f"{path} not partial")
 
 
 def test_one_stack_sees_three_engines(fleet: Stack, engines: Engines) -> None:
     body = _settled(fleet, f"/api/containers?all=true&label=fleet.test={engines.tag}")
-    assert _mine(engines, body) == {
+    assert engines.mine(body) == {
         engines.host_id: "local",
         f"engine-b:{engines.engine_b_id}": "engine-b",
         f"podman:{engines.podman_id}": "podman",
@@ -147,12 +124,12 @@ def test_losing_one_engine_keeps_the_others_then_recovers(fleet: Stack, engines:
     proxy = fleet.container("socket-proxy-b")
     proxy.stop(timeout=2)
     try:
-        partial = _wait(
-            lambda: _only_b_down(fleet.get(f"/api/containers?all=true&label=fleet.test={engines.tag}").json()),
+        partial = wait(
+            lambda: only_b_down(fleet.get(f"/api/containers?all=true&label=fleet.test={engines.tag}").json()),
             30,
             "engine-b unavailable (and the others ok)",
         )
-        assert set(_mine(engines, partial).values()) == {"local", "podman"}
+        assert set(engines.mine(partial).values()) == {"local", "podman"}
         b = {s["name"]: s for s in partial["sources"]}["engine-b"]
         assert b["status"] == "unavailable" and b["error"]
         started = time.monotonic()
@@ -161,11 +138,11 @@ def test_losing_one_engine_keeps_the_others_then_recovers(fleet: Stack, engines:
         assert time.monotonic() - started < 2.0
     finally:
         proxy.start()
-    back = _wait(
+    back = wait(
         lambda: (
             not (r := fleet.get(f"/api/containers?all=true&label=fleet.test={engines.tag}").json())["partial"] and r
         ),
         60,
         "engine-b back",
     )
-    assert set(_mine(engines, back).values()) == {"local", "engine-b", "podman"}
+    assert set(engines.mine(back).values()) == {"local", "engine-b", "podman"}
