@@ -45,23 +45,34 @@ LINT_TARGETS :=
 TEST_TARGETS :=
 -include $(ROOT)/mk/*.mk
 
-.PHONY: help deps venv lint secrets-baseline unit images base-image up compose down wait integration pull-images \
+.PHONY: help deps venv lock lint secrets-baseline unit images base-image up compose down wait integration pull-images \
         integration-suite test bench clean
 help: ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 venv: $(VENV)/.stamp $(VENV)/.api-stamp ## create the tool venv (.venv) from the hash-locked requirements
-$(VENV)/.stamp: tools/requirements-dev.txt
-	@echo "==> tool venv: $(VENV)"
-	@[ -x $(VENV)/bin/python ] || python3 -m venv $(VENV)
-	@$(PY) -m pip install -q --require-hashes -r tools/requirements-dev.txt
+# scripts/venv.sh: the pinned installer (tools/requirements-bootstrap.txt) installs exactly the lock, nothing resolved,
+# then proves installed == locked. The venv is rebuilt whenever a lock changes.
+$(VENV)/.stamp: tools/requirements-dev.txt tools/requirements-bootstrap.txt scripts/venv.sh tools/lockcheck.py deploy/scripts/install_helm.py
+	@bash scripts/venv.sh $(VENV) tools/requirements-dev.txt
+	@$(PY) deploy/scripts/install_helm.py $(VENV) >/dev/null
 	@touch $@
 
-# The API package itself, in develop mode (the code stays in api/): its console scripts (inventory-scan) land
-# in .venv/bin. setup.py develop needs only setuptools (pip's editable mode would also need `wheel`).
+# The API package itself, editable (the code stays in api/): its console scripts (inventory-scan) land in .venv/bin.
+# A venv belongs to one checkout (scripts/venv.sh writes .checkout): another checkout may not re-point it.
 $(VENV)/.api-stamp: api/pyproject.toml api/setup.py $(VENV)/.stamp
-	@cd $(ROOT)/api && $(PY) setup.py -q develop --no-deps >/dev/null 2>&1
+	@[ "$$(cat $(VENV)/.checkout)" = "$(ROOT)" ] || { echo "venv: $(VENV) belongs to $$(cat $(VENV)/.checkout), not $(ROOT)" >&2; exit 2; }
+	@out=$$($(PY) -m pip --isolated -q install --no-deps --no-build-isolation --no-index -e $(ROOT)/api 2>&1) || { echo "$$out" >&2; exit 1; }
 	@touch $@
+
+# Re-lock after editing a tools/*.in or api/requirements.in: uv (pinned in the bootstrap lock) keeps every existing pin
+# unless UPGRADE=1, never takes a release newer than LOCK_DATE, and writes pinned extras (--no-strip-extras).
+LOCK_DATE ?= 2026-12-07T00:00:00Z
+LOCKS := api/requirements tools/requirements-dev tools/requirements-scan tools/requirements-bootstrap
+lock: venv ## re-compile the hash locks (LOCK_DATE=<RFC 3339> to move the date, UPGRADE=1 to upgrade pins)
+	@for l in $(LOCKS); do echo "==> uv pip compile $$l.in"; (cd $(ROOT) && $(VENV)/bin/uv pip compile -q \
+	  --python-version 3.11 --python-platform x86_64-unknown-linux-gnu --generate-hashes --no-strip-extras \
+	  --exclude-newer $(LOCK_DATE) $(if $(UPGRADE),--upgrade) --custom-compile-command "make lock" $$l.in -o $$l.txt); done
 
 lint: venv $(LINT_TARGETS) ## ruff, mypy, hadolint, shellcheck, yamllint, bandit, detect-secrets
 	@echo "==> ruff"; ruff check . && ruff format --check api socket-proxy tests tools

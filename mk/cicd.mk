@@ -12,8 +12,8 @@ CHECKOV          := $(SCAN_VENV)/bin/checkov
 # Debian's groovy 2.4 needs JDK 17 whatever JAVA_HOME the caller has.
 CICD_JAVA_HOME   ?= $(firstword $(wildcard /usr/lib/jvm/java-17-openjdk-amd64) $(JAVA_HOME))
 SCAN_OFFLINE_OK  ?= 0
-# helm renders the charts for the scanners (the k8s lane installs it into .venv-k8s); without it trivy renders them.
-HELM             ?= $(firstword $(wildcard $(ROOT)/.venv-k8s/bin/helm) $(shell command -v helm 2>/dev/null))
+# helm renders the charts for the scanners (make k8s-tools installs it into .venv); without it trivy renders them.
+HELM             ?= $(firstword $(wildcard $(ROOT)/.venv/bin/helm) $(shell command -v helm 2>/dev/null))
 # Passed to our recipes only (not exported to the other lanes' targets).
 SCAN_ENV          = TRIVY="$(TRIVY)" CHECKOV="$(CHECKOV)" HELM="$(HELM)" SCAN_OFFLINE_OK="$(SCAN_OFFLINE_OK)"
 # Everything a config scanner looks at (override to scan something else, e.g. the known-bad fixtures).
@@ -34,10 +34,8 @@ EXPECT_TAG       ?=
 
 .PHONY: scan-venv scan scan-config scan-images scan-ci push mirror images-json test-cicd
 scan-venv: $(SCAN_VENV)/.stamp ## scanner venv (.venv-scan: trivy, checkov) from tools/requirements-scan.txt
-$(SCAN_VENV)/.stamp: tools/requirements-scan.txt
-	@echo "==> scanner venv: $(SCAN_VENV) (trivy, checkov; hash-locked)"
-	@[ -x $(SCAN_VENV)/bin/python ] || python3 -m venv $(SCAN_VENV)
-	@$(SCAN_VENV)/bin/python -m pip install -q --require-hashes -r tools/requirements-scan.txt
+$(SCAN_VENV)/.stamp: tools/requirements-scan.txt tools/requirements-bootstrap.txt scripts/venv.sh tools/lockcheck.py
+	@bash scripts/venv.sh $(SCAN_VENV) tools/requirements-scan.txt
 	@touch $@
 
 scan: scan-config scan-images ## all security scans; fails on findings not waived in scan/waivers.yaml

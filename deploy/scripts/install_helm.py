@@ -33,4 +33,4 @@ def main(venv: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else ".venv-k8s"))
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else ".venv"))

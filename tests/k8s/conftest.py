@@ -1,4 +1,4 @@
-"""Shared helpers for the chart, policy, parity and script suites (run with .venv-k8s, see mk/k8s.mk)."""
+"""Shared helpers for the chart, policy, parity and script suites (run with .venv, see mk/k8s.mk)."""
 
 from __future__ import annotations
 
@@ -44,8 +44,8 @@ def crd_schemas() -> Path:
 
 
 def tool(name: str) -> str:
-    """A tool from .venv-k8s/bin (installed by `make k8s-tools`), else PATH."""
-    local = ROOT / ".venv-k8s" / "bin" / name
+    """A tool from .venv/bin (installed by `make k8s-tools`), else PATH."""
+    local = ROOT / ".venv" / "bin" / name
     if local.exists():
         return str(local)
     found = shutil.which(name)
