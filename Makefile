@@ -26,7 +26,7 @@ override IMAGE_TAG  := $(or $(strip $(IMAGE_TAG)),$(VERSION))
 # The immutable tag every build also pushes: VERSION + git sha (IMAGE_TAG may be a mutable name like 0.1.0).
 override BUILD_TAG  := $(VERSION)-$(GIT_SHA)
 REGISTRY    ?=
-override BASE_IMAGE := $(or $(strip $(BASE_IMAGE)),debian:12.12-slim)
+override BASE_IMAGE := $(or $(strip $(BASE_IMAGE)),debian:bookworm-slim)
 export IMAGE_TAG BUILD_TAG REGISTRY VERSION GIT_SHA BUILD_TIME BASE_IMAGE
 
 # Our images (built from a Dockerfile); empty IMAGES (a blank job parameter) means all of them.

@@ -48,7 +48,7 @@ BIG = int(os.environ.get("BENCH_BIG", "1000"))  # 0 skips the 1,000-container ru
 LABEL = "org.container-inventory.bench"
 # Any Authorization header bypasses Nginx's micro-cache (auth is off in the bench stack, so it is not checked).
 BYPASS = {"Authorization": "Bearer bench-bypasses-the-micro-cache"}
-BASE = os.environ.get("BASE_IMAGE", "debian:12.12-slim")
+BASE = os.environ.get("BASE_IMAGE", "debian:bookworm-slim")
 
 
 def wrk(url: str, headers: dict[str, str] | None = None) -> dict[str, float]:

@@ -5,7 +5,7 @@
 # variant, and import it under the same name so the Dockerfiles stay standard.
 set -euo pipefail
 
-image="${1:?usage: base-image.sh IMAGE (e.g. debian:12.12-slim)}"
+image="${1:?usage: base-image.sh IMAGE (e.g. debian:bookworm-slim)}"
 docker="${DOCKER:-docker}"
 suite="${DEBIAN_SUITE:-bookworm}"
 mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"

@@ -29,9 +29,9 @@ if [ -e "$owner" ] && [ "$(cat "$owner")" != "$root" ]; then
 fi
 
 pip_args=(--isolated --disable-pip-version-check --no-input --quiet)
-[ -n "${INDEX_URL:-}" ] && pip_args+=(--index-url "$INDEX_URL")
 [ -n "${PIP_CERT:-}" ] && [ -f "${PIP_CERT}" ] && pip_args+=(--cert "$PIP_CERT")
 fetch=(download --no-deps --require-hashes --dest "$wheels")
+[ -n "${INDEX_URL:-}" ] && fetch+=(--index-url "$INDEX_URL")
 install=(install --no-deps --require-hashes --no-index --find-links "$wheels")
 
 echo "==> venv $venv from ${locks[*]} (installer: $(sed -n 's/^\(pip==[^ ]*\).*/\1/p' "$bootstrap"))"

@@ -20,7 +20,7 @@ from invops.runner import progress
 
 KIND = "docker-volume"
 ARCHIVE = "volume.tar"
-DEFAULT_HELPER = os.environ.get("INVOPS_HELPER_IMAGE", "debian:12.12-slim")
+DEFAULT_HELPER = os.environ.get("INVOPS_HELPER_IMAGE", "debian:bookworm-slim")
 
 
 def _client() -> Any:

@@ -18,7 +18,7 @@ from cicd_helpers import ROOT
 
 FIXTURES = ROOT / "scan" / "fixtures"
 DOCKER = "/usr/bin/docker" if Path("/usr/bin/docker").exists() else "docker"
-BASE_IMAGE = os.environ.get("BASE_IMAGE", "debian:12.12-slim")
+BASE_IMAGE = os.environ.get("BASE_IMAGE", "debian:bookworm-slim")
 # A parent `make test` must not leak its command-line variables (MAKEFLAGS) into the makes these tests run.
 CLEAN_ENV = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "SCAN_OFFLINE_OK")}
 
@@ -179,6 +179,21 @@ def test_offline_gate_accepts_exactly_the_two_gaps_and_still_writes_the_sbom(pro
     assert sbom["bomFormat"] == "CycloneDX"
     packages = {c["name"] for c in sbom["components"]}
     assert {"bash", "libc6", "dpkg"} <= packages
+    # The base is what it says: the SBOM's operating system is the release the tag names (bookworm = Debian 12),
+    # at the point release the image really holds, and the README names the same tag as the Makefile.
+    (os_component,) = [c for c in sbom["components"] if c.get("type") == "operating-system"]
+    real_version = subprocess.run(
+        [DOCKER, "run", "--rm", "--network", "none", "--entrypoint", "cat", probe_image, "/etc/debian_version"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert (os_component["name"], os_component["version"]) == ("debian", real_version)
+    makefile_base = re.search(r"BASE_IMAGE\),(debian:[^)]+)\)", (ROOT / "Makefile").read_text())
+    assert makefile_base and makefile_base.group(1) == "debian:bookworm-slim" == BASE_IMAGE
+    assert real_version.startswith("12."), "bookworm is Debian 12"
+    docs = "".join(f.read_text() for f in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))])
+    assert f"`{BASE_IMAGE}`" in docs and "12.12-slim" not in docs
     digest = json.loads((tmp_path / "reports" / "sbom" / f"{name}.digest.json").read_text())
     real_id = subprocess.run(
         [DOCKER, "image", "inspect", "--format", "{{.Id}}", probe_image], capture_output=True, text=True, check=True

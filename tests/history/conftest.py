@@ -15,7 +15,7 @@ from inventory.service import InventoryService
 
 from tests.support import postgres
 
-BASE_IMAGE = "debian:12.12-slim"
+BASE_IMAGE = "debian:bookworm-slim"
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ import pytest
 
 from tests.support.stack import Stack
 
-BASE_IMAGE = "debian:12.12-slim"
+BASE_IMAGE = "debian:bookworm-slim"
 
 
 @pytest.fixture(scope="session")

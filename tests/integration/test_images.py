@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import docker
 import pytest
@@ -54,6 +55,33 @@ def test_flask_api_has_its_dependencies_and_the_kubernetes_client(client: docker
         network_disabled=True,
     ).decode()
     assert out.strip() == "ok"
+
+
+ROOT = Path(__file__).resolve().parents[2]
+LOCK_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==(\S+)", re.M)
+
+
+def normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_flask_api_python_packages_are_its_lock(client: docker.DockerClient) -> None:
+    """The image holds exactly api/requirements.txt (pinned versions), minus what api/requirements-dropped.txt
+    names, plus the API package itself: no installer, no stray or newer package."""
+    lock = {normalize(n): v for n, v in LOCK_PIN.findall((ROOT / "api" / "requirements.txt").read_text())}
+    dropped_text = (ROOT / "api" / "requirements-dropped.txt").read_text()
+    dropped = {normalize(line.strip()) for line in dropped_text.splitlines() if line.strip() and line[0] != "#"}
+    assert dropped <= set(lock), dropped - set(lock)
+    probe = (
+        "import json, importlib.metadata as m; "
+        "print(json.dumps({d.metadata['Name']: d.version for d in m.distributions()}))"
+    )
+    out = client.containers.run(
+        f"flask-api:{image_tag()}", ["python3", "-c", probe], remove=True, network_disabled=True
+    ).decode()
+    found = {normalize(name): version for name, version in json.loads(out).items()}
+    assert found.pop("container-inventory-api", None), "the API package itself is installed"
+    assert found == {name: version for name, version in lock.items() if name not in dropped}
 
 
 # What api/Dockerfile purges with dpkg, with a file each package shipped: the package must be gone from the

@@ -19,7 +19,7 @@ import pytest
 
 from tests.support.stack import Stack
 
-BASE_IMAGE = "debian:12.12-slim"
+BASE_IMAGE = "debian:bookworm-slim"
 FRESH = 10.0  # generous for a busy CI machine; freshness itself (p95 <= 1 s) is measured by make bench
 
 

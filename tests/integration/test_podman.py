@@ -23,7 +23,7 @@ from tests.support.stack import docker_bin
 pytestmark = pytest.mark.skipif(
     shutil.which("podman") is None, reason="podman is not installed (apt-get install podman)"
 )
-BASE = "debian:12.12-slim"
+BASE = "debian:bookworm-slim"
 
 
 @pytest.fixture()

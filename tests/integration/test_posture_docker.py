@@ -19,7 +19,7 @@ from inventory.posture import violated
 from inventory.posture.fixtures import docker_args, docker_cases
 
 RUN = uuid.uuid4().hex[:8]
-BASE_IMAGE = "debian:12.12-slim"
+BASE_IMAGE = "debian:bookworm-slim"
 LABEL = "org.container-inventory.test"
 CASES = docker_cases()
 

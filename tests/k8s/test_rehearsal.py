@@ -40,7 +40,7 @@ def _registry() -> str:
 def fresh_machine() -> dict[str, Any]:
     """A developer machine: Docker with the base image, minikube installed, no cluster yet."""
     world = new_world()
-    world["docker_images"] = ["debian:12.12-slim"]
+    world["docker_images"] = ["debian:bookworm-slim"]
     return world
 
 

@@ -58,7 +58,7 @@ def docker_client():
 
 @pytest.fixture(scope="session")
 def base_image(docker_client) -> str:
-    image = os.environ.get("BASE_IMAGE", "debian:12.12-slim")
+    image = os.environ.get("BASE_IMAGE", "debian:bookworm-slim")
     try:
         docker_client.images.get(image)
     except Exception:  # noqa: BLE001

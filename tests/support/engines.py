@@ -27,7 +27,7 @@ import docker
 
 from tests.support.stack import docker_bin
 
-BASE_IMAGE = "debian:12.12-slim"
+BASE_IMAGE = "debian:bookworm-slim"
 
 
 def _run(*cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:

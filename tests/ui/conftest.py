@@ -25,7 +25,7 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 AXE_JS = Path(os.environ.get("AXE_JS", ROOT / ".venv-axe/node_modules/axe-core/axe.min.js"))
 ARTIFACTS = ROOT / "reports" / "ui"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-BASE_IMAGE = "debian:12.12-slim"
+BASE_IMAGE = "debian:bookworm-slim"
 
 
 @pytest.fixture(scope="session")

@@ -148,7 +148,7 @@ def test_history_timeline_trend_and_container_history(
 
     client = docker.from_env()
     mover = client.containers.run(
-        "debian:12.12-slim",
+        "debian:bookworm-slim",
         ["sleep", "3600"],
         name=f"uimove-{uuid.uuid4().hex[:6]}",
         labels={"org.container-inventory.test": "ui"},
