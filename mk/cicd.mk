@@ -33,8 +33,9 @@ MIRROR_SPECS      = $(foreach m,$(MIRROR_IMAGES),$(m)=$(shell awk -v n=$(m) '$$1
 EXPECT_TAG       ?=
 
 .PHONY: scan-venv scan scan-config scan-images scan-ci push mirror images-json test-cicd
+# (after .venv: both fill the one wheelhouse)
 scan-venv: $(SCAN_VENV)/.stamp ## scanner venv (.venv-scan: trivy, checkov) from tools/requirements-scan.txt
-$(SCAN_VENV)/.stamp: tools/requirements-scan.txt tools/requirements-bootstrap.txt scripts/venv.sh tools/lockcheck.py
+$(SCAN_VENV)/.stamp: tools/requirements-scan.txt tools/requirements-bootstrap.txt scripts/venv.sh tools/lockcheck.py | $(VENV)/.stamp
 	@bash scripts/venv.sh $(SCAN_VENV) tools/requirements-scan.txt
 	@touch $@
 

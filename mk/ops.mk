@@ -5,12 +5,6 @@
 #   make backup-etcd | backup-volumes | backup-images | backup-config | rollback   thin wrappers over invops
 INVOPS        := PYTHONPATH=$(ROOT)/ops $(PY) -m invops
 BACKUP_DIR    ?= /var/backups/container-inventory
-MERMAID_DIR   := $(ROOT)/tools/mermaid
-# node_modules live in .venv-mermaid (ignored like every .venv*: lint/yamllint/ruff never walk into them)
-MERMAID_ENV   := $(ROOT)/.venv-mermaid
-MMDC          := $(MERMAID_ENV)/node_modules/.bin/mmdc
-export PUPPETEER_SKIP_DOWNLOAD := 1
-export MMDC_PUPPETEER_CONFIG   := $(MERMAID_DIR)/puppeteer-config.json
 # etcd: ETCD_ENDPOINT, ETCD_CACERT, ETCD_CERT, ETCD_KEY; volumes: VOLUMES; config: NAMESPACE, RELEASE, AGE_RECIPIENT
 ETCD_ENDPOINT ?= https://127.0.0.1:2379
 VOLUMES       ?=
@@ -22,22 +16,13 @@ ROLLBACK_TO   ?=
 DRY_RUN       ?=
 dry           := $(if $(filter 1 yes true,$(DRY_RUN)),--dry-run)
 
-.PHONY: ops-deps mermaid-deps test-ops test-docs docs-diagrams backup-etcd backup-volumes backup-images \
+.PHONY: ops-deps test-ops test-docs docs-diagrams backup-etcd backup-volumes backup-images \
   backup-config rollback rollback-k8s
 
 ops-deps: ## check the tools the ops suite drives (etcd, etcdctl, age, openssl)
 	@echo "==> ops tools: etcd etcdctl age age-keygen openssl"
 	@for t in etcd etcdctl age age-keygen openssl; do command -v $$t >/dev/null || \
 	  { echo "missing $$t: run scripts/install-deps.sh (tools/apt-packages.txt)" >&2; exit 1; }; done
-
-mermaid-deps: $(MERMAID_ENV)/.stamp ## mermaid-cli from tools/mermaid/package-lock.json (system Chromium)
-$(MERMAID_ENV)/.stamp: $(MERMAID_DIR)/package-lock.json $(MERMAID_DIR)/package.json
-	@echo "==> npm ci into .venv-mermaid (tools/mermaid lock; PUPPETEER_SKIP_DOWNLOAD=1: uses /usr/bin/chromium)"
-	@command -v npm >/dev/null || { echo "==> apt-get install npm (not shipped with this nodejs)"; \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; }
-	@mkdir -p $(MERMAID_ENV) && cp $(MERMAID_DIR)/package.json $(MERMAID_DIR)/package-lock.json $(MERMAID_ENV)/
-	@cd $(MERMAID_ENV) && npm ci --no-audit --no-fund --loglevel=error
-	@touch $@
 
 test-ops: venv base-image ops-deps ## ops CLI against real etcd+TLS, Docker volumes/images, age, compose rollback
 	@echo "==> ops tests (real etcd, Docker, age)"

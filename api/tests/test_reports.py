@@ -18,7 +18,7 @@ from inventory.posture import catalog
 from junitparser import Failure, JUnitXml, Skipped
 
 ROOT = Path(__file__).resolve().parents[2]
-MULTITOOL = ROOT / ".venv-sarif" / "node_modules" / "@microsoft" / "sarif-multitool-linux" / "Sarif.Multitool"
+MULTITOOL = ROOT / ".venv-node" / "node_modules" / "@microsoft" / "sarif-multitool-linux" / "Sarif.Multitool"
 WAIVERS = """waivers:
   - rule: privileged
     target: {name: legacy-db}

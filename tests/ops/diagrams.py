@@ -14,12 +14,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "ARCHITECTURE.md"
 OUT = ROOT / "docs" / "diagrams"
-PUPPETEER = ROOT / "tools" / "mermaid" / "puppeteer-config.json"
+PUPPETEER = ROOT / "tools" / "node" / "puppeteer-config.json"
 BLOCK = re.compile(r"<!-- diagram: (?P<name>[a-z0-9-]+) -->\n```mermaid\n(?P<src>.*?)```", re.S)
 
 
 def mmdc() -> Path:
-    return Path(os.environ.get("MMDC") or ROOT / ".venv-mermaid" / "node_modules" / ".bin" / "mmdc")
+    return Path(os.environ.get("MMDC") or ROOT / ".venv-node" / "node_modules" / ".bin" / "mmdc")
 
 
 def blocks(text: str | None = None) -> dict[str, str]:

@@ -1,7 +1,7 @@
 """Browser suite fixtures: Debian's Chromium driven by Playwright, a real stack behind Nginx, axe-core.
 
 Playwright never downloads a browser here: it launches /usr/bin/chromium (CHROMIUM) by executable_path.
-axe-core comes from the npm lock in tools/axe (AXE_JS, installed by `make axe-deps`). Every page a test
+axe-core comes from the npm lock in tools/node (AXE_JS, installed by `make axe-deps`). Every page a test
 opens is watched for console errors, uncaught exceptions and failed requests; a test that leaves any
 behind fails at teardown. Screenshots go to reports/ui/.
 """
@@ -22,7 +22,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, sync_
 from tests.support.stack import ROOT
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-AXE_JS = Path(os.environ.get("AXE_JS", ROOT / ".venv-axe/node_modules/axe-core/axe.min.js"))
+AXE_JS = Path(os.environ.get("AXE_JS", ROOT / ".venv-node/node_modules/axe-core/axe.min.js"))
 ARTIFACTS = ROOT / "reports" / "ui"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 BASE_IMAGE = "debian:bookworm-slim"
@@ -47,7 +47,7 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
 @pytest.fixture(scope="session")
 def axe_source() -> str:
     if not AXE_JS.is_file():
-        pytest.fail(f"axe-core not found at {AXE_JS}: run `make axe-deps` (npm ci from tools/axe)")
+        pytest.fail(f"axe-core not found at {AXE_JS}: run `make axe-deps` (npm ci from tools/node)")
     return AXE_JS.read_text()
 
 
