@@ -53,9 +53,8 @@ help: ## list targets
 venv: $(VENV)/.stamp $(VENV)/.api-stamp ## create the tool venv (.venv) from the hash-locked requirements
 # scripts/venv.sh: the pinned installer (tools/requirements-bootstrap.txt) installs exactly the lock, nothing resolved,
 # then proves installed == locked. The venv is rebuilt whenever a lock changes.
-$(VENV)/.stamp: tools/requirements-dev.txt tools/requirements-bootstrap.txt scripts/venv.sh tools/lockcheck.py deploy/scripts/install_helm.py
+$(VENV)/.stamp: tools/requirements-dev.txt tools/requirements-bootstrap.txt scripts/venv.sh tools/lockcheck.py
 	@bash scripts/venv.sh $(VENV) tools/requirements-dev.txt
-	@$(PY) deploy/scripts/install_helm.py $(VENV) >/dev/null
 	@touch $@
 
 # The API package itself, editable (the code stays in api/): its console scripts (inventory-scan) land in .venv/bin.
@@ -147,19 +146,27 @@ LANE_ORDER := integration test-k8s test-cicd test-ui test-observability test-ops
               test-history scan-ci lint test-docs
 LANES      := $(filter lint unit integration $(TEST_TARGETS),$(LANE_ORDER)) \
               $(filter-out $(LANE_ORDER),$(TEST_TARGETS))
+# `make -n` still runs every recipe line that calls $(MAKE): in a dry run those lines only recurse (no timing files,
+# no table), so `make -n test` prints the lanes' commands and changes nothing.
+MAKE_DRY_RUN := $(findstring n,$(firstword -$(MAKEFLAGS)))
 test: deps ## everything CI runs: every lane (TEST_JOBS at a time), then the per-lane timing table
 	@mkdir -p reports && rm -f reports/lanes.tsv && date +%s.%N > reports/lanes.start
 	@rc=0; $(MAKE) --no-print-directory -k -j$(TEST_JOBS) --output-sync=target test-lanes || rc=$$?; \
-	  python3 tools/lanes.py reports; exit $$rc
+	  $(if $(MAKE_DRY_RUN),true,python3 tools/lanes.py reports); exit $$rc
 
 .PHONY: test-lanes prepare
 test-lanes: $(addprefix lane/,$(LANES))
-prepare: venv scan-venv node-tools images monitoring-images
-lane/lint lane/unit: | venv node-tools
+prepare: venv k8s-tools scan-venv node-tools images monitoring-images
+lane/lint lane/unit: | venv k8s-tools node-tools
 $(addprefix lane/,$(filter-out lint unit,$(LANES))): | prepare
-lane/%:
-	@s=$$(date +%s.%N); rc=0; $(MAKE) --no-print-directory $* || rc=$$?; \
-	  printf '%s\t%s\t%s\t%s\n' "$*" "$$rc" "$$s" "$$(date +%s.%N)" >> reports/lanes.tsv; exit $$rc
+# One explicit rule per lane (not a pattern rule), so `make -p` shows which target each lane runs.
+define LANE_RULE
+lane/$(1):
+	@s=$$$$(date +%s.%N); rc=0; $$(MAKE) --no-print-directory $(1) || rc=$$$$?; \
+	  [ -n "$$(MAKE_DRY_RUN)" ] || printf '%s\t%s\t%s\t%s\n' "$(1)" "$$$$rc" "$$$$s" "$$$$(date +%s.%N)" >> reports/lanes.tsv; \
+	  exit $$$$rc
+endef
+$(foreach lane,$(LANES),$(eval $(call LANE_RULE,$(lane))))
 
 bench: venv images ## benchmark (prints a table; not part of the tests)
 	@$(PY) bench/bench.py

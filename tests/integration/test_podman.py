@@ -81,10 +81,14 @@ def test_inventory_over_podman_docker_api(
     app = create_app(load_settings({"DOCKER_HOST": f"unix://{sock}", "CACHE_TTL": "0"}))
     request.addfinalizer(app.extensions["inventory"].live.stop)  # before the podman service goes away
     client = app.test_client()
-    deadline = time.monotonic() + 30  # ready = the live state's first sync (list + inspect over podman) is done
-    while client.get("/readyz").status_code != 200 and time.monotonic() < deadline:
-        time.sleep(0.2)
+    # ready = the live state's first sync (list + inspect over podman) is done; the engine's version is a bonus that
+    # /readyz adds when the version call answers within the engine timeout (a loaded machine can miss one): wait
+    # for both, on the condition, not for a fixed time
+    deadline = time.monotonic() + 60
     ready = client.get("/readyz").get_json()
+    while not (ready.get("status") == "ready" and ready["backend"].get("version")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        ready = client.get("/readyz").get_json()
     assert ready["status"] == "ready" and ready["backend"]["version"], ready
     listing = client.get("/api/containers?all=true&label=tier=podman").get_json()
     assert [c["name"] for c in listing["items"]] == [name]

@@ -44,8 +44,8 @@ def crd_schemas() -> Path:
 
 
 def tool(name: str) -> str:
-    """A tool from .venv/bin (installed by `make k8s-tools`), else PATH."""
-    local = ROOT / ".venv" / "bin" / name
+    """A tool from .venv/k8s/bin (helm, kubectl: `make k8s-tools`), else PATH."""
+    local = ROOT / ".venv" / "k8s" / "bin" / name
     if local.exists():
         return str(local)
     found = shutil.which(name)
