@@ -1,4 +1,4 @@
-"""`make bench`: the numbers behind the README's performance section, measured side by side in one run.
+"""`make bench`: the numbers behind docs/PERFORMANCE.md, measured side by side in one run.
 
 Runs the real stack (Stack helper, unique project) with its default configuration (live state on, Nginx
 micro-cache on) and, at 10 and 200 running containers, drives at concurrency 32 with `wrk`:
