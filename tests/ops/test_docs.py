@@ -203,10 +203,10 @@ def link_problems(doc: Path, text: str) -> list[str]:
             continue  # https:, mailto:
         path, _, fragment = target.partition("#")
         file = (doc.parent / path).resolve() if path else doc
-        if not file.exists():
+        if path and not file.exists():
             problems.append(f"{doc.name}: {target}: no such file")
         elif fragment and file.suffix == ".md":
-            body = file.read_text(encoding="utf-8")
+            body = file.read_text(encoding="utf-8") if path else text
             anchors = {anchor(h) for level in ("#", "##", "###", "####") for h in sections(body, level)}
             if fragment not in anchors:
                 problems.append(f"{doc.name}: {target}: no heading #{fragment} in {file.name}")
