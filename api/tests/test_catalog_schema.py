@@ -21,7 +21,8 @@ CATALOG: dict[str, Any] = yaml.safe_load(CATALOG_PATH.read_text(encoding="utf-8"
 
 def errors(doc: Any, ref: str = "") -> list[str]:
     schema = {"$defs": SCHEMA["$defs"], "$ref": ref} if ref else SCHEMA
-    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in Draft202012Validator(schema).iter_errors(doc)]
+    validator = Draft202012Validator(schema)
+    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(doc)]
 
 
 def test_shipped_catalog_follows_the_schema() -> None:

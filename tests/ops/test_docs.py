@@ -187,7 +187,9 @@ README = ROOT / "README.md"
 README_BUDGET = 15 * 1024  # bytes: the README says what and why and links the rest (issue 20)
 # Every doc a reader follows from the README: docs/*.md and the folders' own READMEs.
 DOCS = [README, *sorted((ROOT / "docs").glob("*.md"))]
-DOCS += [ROOT / d / "README.md" for d in ("api", "nginx", "socket-proxy", "ops", "jenkins", "api/inventory/posture/rules")]
+DOCS += [
+    ROOT / d / "README.md" for d in ("api", "nginx", "socket-proxy", "ops", "jenkins", "api/inventory/posture/rules")
+]
 
 
 def _prose(text: str) -> str:

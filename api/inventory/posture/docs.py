@@ -50,7 +50,9 @@ def main(argv: list[str]) -> int:
     new = render(text)
     if "--check" in argv:
         if new != text:
-            print("docs/POSTURE.md posture catalog table is stale: run python -m inventory.posture.docs", file=sys.stderr)
+            print(
+                "docs/POSTURE.md posture catalog table is stale: run python -m inventory.posture.docs", file=sys.stderr
+            )
             return 1
         return 0
     DOC.write_text(new, encoding="utf-8")

@@ -35,7 +35,8 @@ def pod(deviation: dict[str, Any] | None = None, cat: Catalog | None = None, nam
     doc["metadata"]["uid"] = f"uid-{name}"
     containers = doc["spec"]["containers"]
     containers[0] = merge_patch(containers[0], deviation.get("container") or {})
-    return doc
+    result: dict[str, Any] = doc
+    return result
 
 
 def pod_cases(cat: Catalog | None = None) -> list[tuple[str, str, dict[str, Any], set[str]]]:
