@@ -147,9 +147,13 @@ LANE_ORDER := integration test-k8s test-cicd test-ui test-observability test-ops
               test-history scan-ci lint test-docs
 LANES      := $(filter lint unit integration $(TEST_TARGETS),$(LANE_ORDER)) \
               $(filter-out $(LANE_ORDER),$(TEST_TARGETS))
+# `make -n` still runs every recipe line that calls $(MAKE): in a dry run those lines only recurse (no timing files,
+# no table), so `make -n test` prints the lanes' commands and changes nothing.
+MAKE_DRY_RUN := $(findstring n,$(firstword -$(MAKEFLAGS)))
 test: deps ## everything CI runs: every lane (TEST_JOBS at a time), then the per-lane timing table
 	@mkdir -p reports && rm -f reports/lanes.tsv && date +%s.%N > reports/lanes.start
-	@rc=0; $(MAKE) --no-print-directory -k -j$(TEST_JOBS) --output-sync=target test-lanes || rc=$$?; \
+	@$(if $(MAKE_DRY_RUN),$(MAKE) --no-print-directory -k test-lanes,$(TEST_RUN))
+TEST_RUN = rc=0; $(MAKE) --no-print-directory -k -j$(TEST_JOBS) --output-sync=target test-lanes || rc=$$?; \
 	  python3 tools/lanes.py reports; exit $$rc
 
 .PHONY: test-lanes prepare
@@ -158,7 +162,8 @@ prepare: venv scan-venv node-tools images monitoring-images
 lane/lint lane/unit: | venv node-tools
 $(addprefix lane/,$(filter-out lint unit,$(LANES))): | prepare
 lane/%:
-	@s=$$(date +%s.%N); rc=0; $(MAKE) --no-print-directory $* || rc=$$?; \
+	@$(if $(MAKE_DRY_RUN),$(MAKE) --no-print-directory $*,$(LANE_RUN))
+LANE_RUN = s=$$(date +%s.%N); rc=0; $(MAKE) --no-print-directory $* || rc=$$?; \
 	  printf '%s\t%s\t%s\t%s\n' "$*" "$$rc" "$$s" "$$(date +%s.%N)" >> reports/lanes.tsv; exit $$rc
 
 bench: venv images ## benchmark (prints a table; not part of the tests)
