@@ -1,4 +1,4 @@
-"""`make bench`: the numbers behind the README's performance section, measured side by side in one run.
+"""`make bench`: the numbers behind docs/PERFORMANCE.md, measured side by side in one run.
 
 Runs the real stack (Stack helper, unique project) with its default configuration (live state on, Nginx
 micro-cache on) and, at 10 and 200 running containers, drives at concurrency 32 with `wrk`:
@@ -35,7 +35,7 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import openloop
 from live_checks import api_ids, change_rows, freshness, listing_matches_engine, worker_memory_mb
-from report import report
+from report import BigRun, Row, report
 
 from tests.support.stack import Stack, docker_bin, free_port, image_tag
 
@@ -64,7 +64,10 @@ def wrk(url: str, headers: dict[str, str] | None = None) -> dict[str, float]:
         value, unit = float(m.group(1)), m.group(2)
         return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    found = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if found is None:
+        raise RuntimeError(f"bench: wrk printed no Requests/sec line: {out[-300:]!r}")
+    rps = float(found.group(1))
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     return {
@@ -132,7 +135,7 @@ def engine_calls(stack: Stack) -> tuple[float, float]:
     )
 
 
-def start_one(client: docker.DockerClient, labels: dict[str, str], into: list) -> Any:
+def start_one(client: docker.DockerClient, labels: dict[str, str], into: list[Any]) -> Any:
     c = client.containers.run(
         BASE,
         ["sleep", "infinity"],
@@ -155,7 +158,7 @@ def remove_quietly(container: Any) -> None:
         pass  # removed by the run itself (change_rows removes what it made)
 
 
-def scale_to(client: docker.DockerClient, n: int, already: list) -> None:
+def scale_to(client: docker.DockerClient, n: int, already: list[Any]) -> None:
     """Start small labelled containers until ``already`` holds ``n``."""
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda _: start_one(client, {}, already), range(n - len(already))))
@@ -206,8 +209,8 @@ def main() -> None:
     }
     env = {"RATE_LIMIT": "1000000r/s", "RATE_BURST": "1000000", "BENCH_STATIC": "1", "LOG_LEVEL": "WARNING"}
     stack = Stack(env=env)
-    extra: list = []
-    rows = []
+    extra: list[Any] = []
+    rows: list[Row] = []
     print(f"bench: {CONCURRENCY} connections, {DURATION}s per run, counts {COUNTS}, big run {BIG}", flush=True)
     try:
         stack.up()
@@ -242,8 +245,8 @@ def main() -> None:
             lists, resyncs = calls1[0] - calls0[0], calls1[1] - calls0[1]
             rows.append((n, running, len(body), static, cached, uncached, floor, lists, resyncs, steady))
         fresh = freshness(client, stack, lambda labels: start_one(client, labels, extra))
-        fresh["rows"] = change_rows(client, stack, lambda labels: start_one(client, labels, extra))
-        big = {}
+        changes = change_rows(client, stack, lambda labels: start_one(client, labels, extra))
+        big: BigRun = {}
         if BIG:
             scale_to(client, max(BIG - len(client.containers.list()) + len(extra), len(extra)), extra)
             big["containers"] = len(client.containers.list())
@@ -255,7 +258,7 @@ def main() -> None:
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(remove_quietly, extra))
         stack.down()
-    report(rows, fresh, big, sizes, ready)
+    report(rows, fresh, changes, big, sizes, ready)
 
 
 if __name__ == "__main__":

@@ -18,8 +18,10 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import cast
 
 import requests
+from sqlalchemy import Table
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "api")]
@@ -29,6 +31,8 @@ from inventory.history.models import Change  # noqa: E402
 
 from tests.support import postgres  # noqa: E402
 from tests.support.stack import free_port  # noqa: E402
+
+CHANGES = cast(Table, Change.__table__)  # a mapped class's table (typed as the broader FromClause)
 
 ROWS = int(os.environ.get("BENCH_HISTORY_ROWS", "100000"))
 REQUESTS = int(os.environ.get("BENCH_HISTORY_REQUESTS", "600"))
@@ -69,10 +73,10 @@ def fill(url: str, rows: int) -> None:
                 }
             )
             if len(batch) == 5000:
-                conn.execute(Change.__table__.insert(), batch)
+                conn.execute(CHANGES.insert(), batch)
                 batch = []
         if batch:
-            conn.execute(Change.__table__.insert(), batch)
+            conn.execute(CHANGES.insert(), batch)
     # Planner statistics, as autovacuum (PostgreSQL) would have them for a database this size. Committed: an
     # ANALYZE inside a transaction that is rolled back leaves no statistics behind.
     with engine.begin() as conn:

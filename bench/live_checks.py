@@ -50,7 +50,7 @@ def freshness(client: docker.DockerClient, stack: Stack, run: Any, changes: int 
         return {c["id"]: c["state"] for c in resp.json()["items"]}.get(cid)
 
     delays: list[float] = []
-    current = None
+    current: Any = None  # the container started by the last even step
     for i in range(changes):
         if i % 2 == 0:
             current = run({FRESH_LABEL: "1"})
@@ -116,7 +116,8 @@ def change_rows(client: docker.DockerClient, stack: Stack, run: Any, rounds: int
     session = requests.Session()
 
     def kinds(ref: str) -> list[str]:
-        resp = session.get(f"{stack.url}/api/changes", params={"container": ref, "limit": 100}, timeout=5)
+        params: dict[str, str | int] = {"container": ref, "limit": 100}
+        resp = session.get(f"{stack.url}/api/changes", params=params, timeout=5)
         return [r["kind"] for r in resp.json()["items"]] if resp.status_code == 200 else []
 
     delays: list[float] = []

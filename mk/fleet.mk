@@ -21,7 +21,7 @@ fleet-certs: ## CA + socket-proxy server cert + API client cert for mutual TLS (
 
 fleet-up: deps images ## the stack over three engines: host, ENGINE_B_SOCKET (mutual TLS), PODMAN_SOCKET
 	@for v in ENGINE_B_SOCKET PODMAN_SOCKET FLEET_CERTS; do \
-	  test -n "$${!v}" || { echo "fleet-up: set $$v (see README, Fleet)" >&2; exit 2; }; done
+	  test -n "$${!v}" || { echo "fleet-up: set $$v (see docs/FLEET.md)" >&2; exit 2; }; done
 	@test -s "$(FLEET_CERTS)/api.pem" || $(MAKE) --no-print-directory fleet-certs
 	@echo "==> compose up with the fleet sources (project $(COMPOSE_PROJECT_NAME))"
 	@$(FLEET_COMPOSE) up -d --no-build

@@ -1,6 +1,7 @@
 # Operations (issue 6): backup/restore/rollback CLI (ops/invops), runbooks, architecture diagrams.
 #   make test-ops        real etcd (TLS), Docker volumes/images, config export, deploy+auto-rollback (tests/ops)
-#   make test-docs       runbook/architecture checks + every Mermaid diagram parsed and rendered by mermaid-cli
+#   make test-docs       README budget, links and make commands in every doc, runbook/architecture checks, every
+#                        Mermaid diagram parsed and rendered by mermaid-cli
 #   make docs-diagrams   re-render docs/diagrams/*.svg from docs/ARCHITECTURE.md
 #   make backup-etcd | backup-volumes | backup-images | backup-config | rollback   thin wrappers over invops
 INVOPS        := PYTHONPATH=$(ROOT)/ops $(PY) -m invops
@@ -28,8 +29,8 @@ test-ops: venv base-image ops-deps ## ops CLI against real etcd+TLS, Docker volu
 	@echo "==> ops tests (real etcd, Docker, age)"
 	@pytest -q tests/ops --ignore=tests/ops/test_docs.py --junitxml=reports/ops.xml
 
-test-docs: venv mermaid-deps ## RUNBOOKS/ARCHITECTURE checks; Mermaid diagrams parsed + rendered with mermaid-cli
-	@echo "==> docs tests (runbook sections, tested commands, mermaid-cli render)"
+test-docs: venv mermaid-deps ## README <= 15 KB, links + make commands of every doc, RUNBOOKS/ARCHITECTURE, Mermaid renders
+	@echo "==> docs tests (README budget, links, make commands, runbook sections, mermaid-cli render)"
 	@MMDC=$(MMDC) pytest -q tests/ops/test_docs.py --junitxml=reports/docs.xml
 
 docs-diagrams: venv mermaid-deps ## re-render docs/diagrams/*.svg from the Mermaid blocks in docs/ARCHITECTURE.md

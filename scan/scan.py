@@ -21,6 +21,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -239,7 +240,7 @@ def render_chart(chart: Path) -> list[str]:
     """`helm template` the chart once per values file (values.yaml + every values-*.yaml overlay)."""
     out_dir = REPORTS / "scan" / "rendered"
     out_dir.mkdir(parents=True, exist_ok=True)
-    variants = {"default": []}
+    variants: dict[str, list[str]] = {"default": []}
     for overlay in sorted(chart.glob("values-*.yaml")):
         variants[overlay.stem.removeprefix("values-")] = ["-f", str(overlay)]
     rendered = []
@@ -373,7 +374,7 @@ def scan_image_secrets(report: Report, image: str, ignore: Path) -> None:
 SECRET_ENV = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY)", re.I)
 
 
-def image_config_findings(config: dict) -> list[tuple[str, str]]:
+def image_config_findings(config: dict[str, Any]) -> list[tuple[str, str]]:
     """Dockle's CIS-DI-0001 (non-root user) and CIS-DI-0010 (no secrets in ENV) from the image config itself."""
     found = []
     user = str(config.get("User") or "").split(":", 1)[0]

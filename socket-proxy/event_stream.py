@@ -20,6 +20,14 @@ class EventStreamMixin(BaseHTTPRequestHandler):
     socket_path: str
     upstream_timeout: float
 
+    def _send(
+        self, status: int, body: bytes, content_type: str = "application/json", headers: dict[str, str] | None = None
+    ) -> None:
+        raise NotImplementedError  # ProxyHandler's
+
+    def _refuse(self, status: int, reason: str) -> None:
+        raise NotImplementedError  # ProxyHandler's
+
     def _open_events(self) -> tuple[socket.socket, int, bytes, bytes]:
         """Ask the engine with HTTP/1.0 (no chunking: the stream ends when the connection does)."""
         upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -70,8 +70,10 @@ def filter_event(line: bytes) -> bytes | None:
     action = doc.get("Action")
     if action not in EVENT_ACTIONS and action not in HEALTH_ACTIONS:
         return None
-    actor = doc.get("Actor") if isinstance(doc.get("Actor"), dict) else {}
-    attrs = actor.get("Attributes") if isinstance(actor.get("Attributes"), dict) else {}
+    actor = doc.get("Actor")
+    actor = actor if isinstance(actor, dict) else {}
+    attrs = actor.get("Attributes")
+    attrs = attrs if isinstance(attrs, dict) else {}
     cid = actor.get("ID")
     if not isinstance(cid, str) or not re.fullmatch(r"[0-9a-f]{12,64}", cid):
         return None

@@ -13,6 +13,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -78,7 +79,7 @@ def track_backend_call(backend: str, operation: str) -> Iterator[None]:
 class InventoryCollector(Collector):
     """Computes inventory gauges at scrape time from the (cached) inventory service."""
 
-    def __init__(self, snapshot: Callable[[], dict], build: dict[str, str]) -> None:
+    def __init__(self, snapshot: Callable[[], dict[str, Any]], build: dict[str, str]) -> None:
         self._snapshot = snapshot
         self._build = build
 
@@ -133,7 +134,7 @@ class InventoryCollector(Collector):
             yield per
 
 
-def _waiver_metrics(snap: dict) -> Iterator[GaugeMetricFamily]:
+def _waiver_metrics(snap: dict[str, Any]) -> Iterator[GaugeMetricFamily]:
     """Waiver file health: exported whether or not the backend answers (it is configuration)."""
     if "waivers_expiring" not in snap:
         return

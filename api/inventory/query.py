@@ -74,7 +74,9 @@ class ListQuery:
     source: str | None = None
 
     @classmethod
-    def parse(cls, args: MultiDict, default_limit: int, max_limit: int, sources: Sequence[str] = ()) -> ListQuery:
+    def parse(
+        cls, args: MultiDict[str, str], default_limit: int, max_limit: int, sources: Sequence[str] = ()
+    ) -> ListQuery:
         unknown = sorted(set(args) - LIST_PARAMS)
         if unknown:
             raise bad_parameter(

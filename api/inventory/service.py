@@ -175,7 +175,10 @@ class InventoryService:
     def posture(self, include_stopped: bool = False, source: str | None = None) -> PostureReport:
         view = self.view(source)
         key = ("posture", include_stopped, source, date.today())
-        return self._derived.get(view.version, key, lambda: self._posture(view, include_stopped, source))
+        report: PostureReport = self._derived.get(
+            view.version, key, lambda: self._posture(view, include_stopped, source)
+        )
+        return report
 
     def _posture(self, view: FleetView, include_stopped: bool, source: str | None) -> PostureReport:
         reports = [self.report(c, view.details[c.id]) for c in view.select(include_stopped) if c.id in view.details]
@@ -201,7 +204,10 @@ class InventoryService:
         fleet's score; waiver file health."""
         today = date.today()
         view = self.fleet.view()
-        return self._derived.get(view.version, ("metrics", today), lambda: self._snapshot(view, today))
+        snapshot: dict[str, Any] = self._derived.get(
+            view.version, ("metrics", today), lambda: self._snapshot(view, today)
+        )
+        return snapshot
 
     def _snapshot(self, view: FleetView, today: date) -> dict[str, Any]:
         expiring: Counter[tuple[str, str]] = Counter(

@@ -27,11 +27,13 @@ health = Blueprint("health", __name__)
 
 
 def _service() -> InventoryService:
-    return current_app.extensions["inventory"]
+    found: InventoryService = current_app.extensions["inventory"]
+    return found
 
 
 def _settings() -> Settings:
-    return current_app.config["INVENTORY_SETTINGS"]
+    found: Settings = current_app.config["INVENTORY_SETTINGS"]
+    return found
 
 
 def _cacheable(resp: Response) -> Response:

@@ -65,9 +65,9 @@ def test_docker_fixtures_cover_every_docker_rule() -> None:
     assert covered == {r.id for r in catalog().rules if "docker" in r.backends}
 
 
-def test_readme_catalog_table_is_current() -> None:
+def test_docs_catalog_table_is_current() -> None:
     from inventory.posture import docs
 
-    text = docs.README.read_text(encoding="utf-8")
-    assert docs.render(text) == text, "README.md posture table is stale: python -m inventory.posture.docs"
+    text = docs.DOC.read_text(encoding="utf-8")
+    assert docs.render(text) == text, "docs/POSTURE.md posture table is stale: python -m inventory.posture.docs"
     assert text.count("| `") >= len(RULES)

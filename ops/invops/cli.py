@@ -45,8 +45,8 @@ def _seconds(value: str) -> float:
 
 
 def _sub(
-    parent: argparse._SubParsersAction, name: str, help_text: str, dry_run: bool = False
-) -> argparse.ArgumentParser:
+    parent: argparse._SubParsersAction[Parser], name: str, help_text: str, dry_run: bool = False
+) -> Parser:
     p = parent.add_parser(
         name, help=help_text, description=help_text, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
     )

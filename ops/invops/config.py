@@ -109,7 +109,8 @@ def clean(obj: dict[str, Any]) -> dict[str, Any]:
 
 def split(items: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Cleaned (objects, secrets) from a kubectl List's items."""
-    objects, secrets = [], []
+    objects: list[dict[str, Any]] = []
+    secrets: list[dict[str, Any]] = []
     for obj in items:
         if not keep(obj):
             continue

@@ -44,7 +44,8 @@ class Service:
     # -- state -------------------------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
         if self.state_file.is_file():
-            return json.loads(self.state_file.read_text())
+            state: dict[str, Any] = json.loads(self.state_file.read_text())
+            return state
         return {"last_healthy": None, "history": []}
 
     def record(self, image: str, healthy: bool, note: str = "") -> None:
@@ -67,12 +68,13 @@ class Service:
     # -- docker ------------------------------------------------------------------------------------------
     def containers(self, client: Any) -> list[Any]:
         labels = [f"com.docker.compose.project={self.project}", f"com.docker.compose.service={self.service}"]
-        return client.containers.list(all=True, filters={"label": labels})
+        found: list[Any] = client.containers.list(all=True, filters={"label": labels})
+        return found
 
     def current_image(self, client: Any) -> str | None:
         for c in self.containers(client):
             if c.status == "running" and c.attrs["State"].get("Health", {}).get("Status") == "healthy":
-                return c.attrs["Config"]["Image"]
+                return str(c.attrs["Config"]["Image"])
         return None
 
     def compose(self, image: str) -> None:

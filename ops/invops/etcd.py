@@ -54,7 +54,8 @@ def status(snapshot: Path, runner: Runner) -> dict[str, Any]:
         [*_offline_tool(), "snapshot", "status", str(snapshot), "-w", "json"], capture=True, mutating=False
     )
     try:
-        return json.loads(proc.stdout or b"{}")
+        status: dict[str, Any] = json.loads(proc.stdout or b"{}")
+        return status
     except ValueError as exc:
         raise VerifyError(f"etcd snapshot status returned no JSON for {snapshot}") from exc
 

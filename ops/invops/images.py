@@ -61,13 +61,13 @@ def verify(backup_dir: Path) -> dict[str, Any]:
 
 
 def load(backup_dir: Path, dry_run: bool = False) -> list[dict[str, Any]]:
-    doc = verify(backup_dir)
+    images: list[dict[str, Any]] = verify(backup_dir)["images"]
     if dry_run:
-        for entry in doc["images"]:
+        for entry in images:
             print(f"would load {entry['ref']} ({entry['id']}) from {entry['artifact']}")
-        return doc["images"]
+        return images
     client = _client()
-    for entry in doc["images"]:
+    for entry in images:
         progress(f"loading {entry['artifact']}")
         try:
             with (backup_dir / entry["artifact"]).open("rb") as fh:
@@ -81,4 +81,4 @@ def load(backup_dir: Path, dry_run: bool = False) -> list[dict[str, Any]]:
         if current.id != entry["id"]:
             raise VerifyError(f"{entry['ref']} now points at {current.id}, expected {entry['id']}")
         progress(f"{entry['ref']} digest verified: {entry['id']}")
-    return doc["images"]
+    return images

@@ -1,7 +1,7 @@
 """Posture rules against REAL containers: the catalog's hardened Docker baseline, then one container per
-deviation (one per Docker rule, from the catalog's fixtures), created on the real engine and read back through
+deviation (every Docker case of api/inventory/posture/rules/), created on the real engine and read back through
 the real Docker backend (inspect -> Security -> checks). The baseline and every `pass` variant must have zero
-findings; every deviation exactly its rule (plus what the catalog says it necessarily breaks too)."""
+findings; every deviation exactly its rule (plus what its case file says it necessarily breaks too)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
-"""The same verdict at runtime, in manifests and at admission: every Kubernetes fixture of the posture catalog
+"""The same verdict at runtime, in manifests and at admission: every Kubernetes case of the posture rules
 goes through the API's engine (inventory-scan on the pods: the real trim -> Security -> checks path, in .venv)
 and through the generated admission CEL (both CEL engines, tests/support/cel.py); the verdicts must be
-identical rule by rule, and equal to what the catalog says the fixture breaks."""
+identical rule by rule, and equal to what the case file says it breaks
+(api/inventory/posture/rules/<rule>/{fail,pass}/kubernetes*.yaml)."""
 
 from __future__ import annotations
 

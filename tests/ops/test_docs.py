@@ -1,4 +1,5 @@
-"""docs/RUNBOOKS.md and docs/ARCHITECTURE.md: alert sections, procedures, commands, diagrams, requirement table."""
+"""The docs: the README's size budget, links in every doc, the commands and diagrams they show; docs/RUNBOOKS.md
+and docs/ARCHITECTURE.md: alert sections, procedures, tested commands, diagrams, requirement table."""
 
 from __future__ import annotations
 
@@ -180,10 +181,115 @@ def test_volume_runbook_block_runs_for_real(runbooks, docker_client, base_image,
                     vol.remove(force=True)
 
 
+# ---- README budget, links and make commands in every doc ---------------------------------------------------------
+
+README = ROOT / "README.md"
+README_BUDGET = 15 * 1024  # bytes: the README says what and why and links the rest (issue 20)
+# Every doc a reader follows from the README: docs/*.md and the folders' own READMEs.
+DOCS = [README, *sorted((ROOT / "docs").glob("*.md"))]
+DOCS += [
+    ROOT / d / "README.md" for d in ("api", "nginx", "socket-proxy", "ops", "jenkins", "api/inventory/posture/rules")
+]
+
+
+def _prose(text: str) -> str:
+    """The text without fenced code blocks and inline code (a `](x)` in code is not a link)."""
+    return re.sub(r"`[^`\n]*`", "", re.sub(r"^```.*?^```", "", text, flags=re.S | re.M))
+
+
+def link_problems(doc: Path, text: str) -> list[str]:
+    """Relative links of a Markdown file whose file (or heading anchor, in a Markdown target) does not exist."""
+    problems = []
+    for target in re.findall(r"\]\(([^)\s]+)\)", _prose(text)):
+        if re.match(r"[a-z]+:", target):
+            continue  # https:, mailto:
+        path, _, fragment = target.partition("#")
+        file = (doc.parent / path).resolve() if path else doc
+        if path and not file.exists():
+            problems.append(f"{doc.name}: {target}: no such file")
+        elif fragment and file.suffix == ".md":
+            body = file.read_text(encoding="utf-8") if path else text
+            anchors = {anchor(h) for level in ("#", "##", "###", "####") for h in sections(body, level)}
+            if fragment not in anchors:
+                problems.append(f"{doc.name}: {target}: no heading #{fragment} in {file.name}")
+    return problems
+
+
+def test_readme_is_within_its_budget():
+    size = len(README.read_bytes())
+    assert size <= README_BUDGET, f"README.md is {size} bytes, over {README_BUDGET}: move detail into docs/"
+
+
+def test_readme_links_every_doc():
+    links = set(re.findall(r"\]\(([^)#\s]+)", README.read_text(encoding="utf-8")))
+    missing = [p.relative_to(ROOT).as_posix() for p in DOCS[1:] if p.relative_to(ROOT).as_posix() not in links]
+    assert not missing, f"docs the README does not link: {missing}"
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_relative_links_resolve(doc):
+    assert doc.exists(), f"{doc} is missing"
+    problems = link_problems(doc, doc.read_text(encoding="utf-8"))
+    assert not problems, "\n".join(problems)
+
+
+def test_link_check_catches_broken_links(tmp_path):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "A.md").write_text("# A\n\n## Two words\n")
+    doc = tmp_path / "README.md"
+    text = (
+        "[ok](docs/A.md) [ok](docs/A.md#two-words) [ok](#readme) [web](https://example.com/x.md) `[code](gone.md)`\n"
+        "[gone](docs/B.md) [bad anchor](docs/A.md#three) [self](#nowhere)\n# README\n"
+    )
+    assert link_problems(doc, text) == [
+        "README.md: docs/B.md: no such file",
+        "README.md: docs/A.md#three: no heading #three in A.md",
+        "README.md: #nowhere: no heading #nowhere in README.md",
+    ]
+
+
+def make_commands(text: str) -> list[list[str]]:
+    """argv of every `make ...` a doc shows, in a shell block or inline, except `make compose` (checked below with
+    the Compose CLI) and placeholders (`ENV=...`, `<project>`, `a|b`, globs)."""
+    found = []
+    for block in re.findall(r"^```(?:bash|sh)\n(.*?)^```", text, flags=re.S | re.M):
+        for line in block.splitlines():
+            found += [m[1] for m in re.finditer(r"(?:^|&&|;)\s*(make [^#&;|]*)", line)]
+    found += re.findall(r"`(make [^`]*)`", text)
+    out = []
+    for command in found:
+        argv = shlex.split(command.strip())
+        if argv[1:2] == ["compose"] or any(re.search(r"\.\.\.|[<|*\[]", word) for word in argv):
+            continue
+        out.append(argv)
+    return out
+
+
+def test_make_commands_in_the_docs_run():
+    """`make -n` of each command: the targets exist and the Makefile accepts the variables as shown."""
+    commands = {tuple(c) for doc in DOCS for c in make_commands(doc.read_text(encoding="utf-8"))}
+    assert len(commands) >= 40 and ("make", "up") in commands and ("make", "unit") in commands
+    problems = []
+    for argv in sorted(commands):
+        proc = subprocess.run([*argv, "-n"], cwd=ROOT, capture_output=True, text=True, check=False, timeout=120)
+        if proc.returncode != 0:
+            problems.append(f"{shlex.join(argv)}: {proc.stderr.strip()[-300:]}")
+    assert not problems, "\n".join(problems)
+
+
+def test_make_check_catches_a_missing_target():
+    assert make_commands("```bash\nmake no-such-target && make up X=1  # c\n```\n`make deploy ENV=...`") == [
+        ["make", "no-such-target"],
+        ["make", "up", "X=1"],
+    ]
+    proc = subprocess.run(["make", "no-such-target", "-n"], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert proc.returncode != 0 and "No rule to make target" in proc.stderr
+
+
 # ---- Compose commands ------------------------------------------------------------------------------------------
 
 # Docs that show commands, and compose files whose comments do.
-COMPOSE_DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "jenkins" / "README.md"]
+COMPOSE_DOCS = list(DOCS)
 COMPOSE_DOCS += [*sorted(ROOT.glob("compose*.yaml")), ROOT / "jenkins" / "compose.yaml"]
 
 
@@ -283,6 +389,31 @@ def mmdc() -> Path:
     if not path.exists():
         pytest.fail(f"mermaid-cli not installed at {path}: run `make mermaid-deps`")
     return path
+
+
+def other_mermaid_blocks() -> list[tuple[str, str]]:
+    """(id, source) of every Mermaid block in the docs besides docs/ARCHITECTURE.md's named three."""
+    out = []
+    for doc in DOCS:
+        if doc == ARCH:
+            continue
+        for n, source in enumerate(re.findall(r"^```mermaid\n(.*?)^```", doc.read_text(), flags=re.S | re.M), 1):
+            out.append((f"{doc.relative_to(ROOT).as_posix()}#{n}", source))
+    return out
+
+
+OTHER_DIAGRAMS = other_mermaid_blocks()
+
+
+def test_the_docs_have_their_diagrams():
+    assert {name.split("#")[0] for name, _ in OTHER_DIAGRAMS} >= {"README.md", "docs/FLEET.md", "docs/HISTORY.md"}
+
+
+@pytest.mark.parametrize(("name", "source"), OTHER_DIAGRAMS, ids=[n for n, _ in OTHER_DIAGRAMS])
+def test_every_other_diagram_parses_and_renders(mmdc, name, source, tmp_path):
+    proc = diagrams.render(source, tmp_path / "diagram.svg")
+    assert proc.returncode == 0, f"{name}: {proc.stderr}"
+    assert ET.parse(tmp_path / "diagram.svg").getroot().tag.endswith("svg")
 
 
 def test_architecture_has_the_three_diagrams():

@@ -270,7 +270,7 @@ class DockerBackend:
             server = resp.headers.get("Api-Version") or MINIMUM_DOCKER_API_VERSION
         finally:
             probe.close()
-        return min(server, DEFAULT_DOCKER_API_VERSION, key=lambda v: tuple(int(p) for p in v.split(".")))
+        return min(str(server), str(DEFAULT_DOCKER_API_VERSION), key=lambda v: tuple(int(p) for p in v.split(".")))
 
     def _api(self) -> docker.APIClient:
         # Built lazily: the engine may be down at startup, and the version is negotiated with it.

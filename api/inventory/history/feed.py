@@ -10,6 +10,8 @@ replay the past.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Engine, Select, func, select
 from sqlalchemy.orm import Session
 
@@ -40,7 +42,7 @@ class ChangeFeed:
 
     def after(self, change_id: int, limit: int) -> list[ChangeRecord]:
         """The next stored changes past ``change_id``, oldest first."""
-        stmt: Select = select(*COLUMNS).where(T.c.id > change_id).order_by(T.c.id.asc()).limit(limit)
+        stmt: Select[*tuple[Any, ...]] = select(*COLUMNS).where(T.c.id > change_id).order_by(T.c.id.asc()).limit(limit)
         with self.engine.connect() as conn:
             return [ChangeRecord(*r) for r in conn.execute(stmt)]
 

@@ -19,7 +19,7 @@ RULE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 MAX_YEAR_SPAN = dt.timedelta(days=3660)
 
 
-def _check_names(args: MultiDict, allowed: set[str]) -> None:
+def _check_names(args: MultiDict[str, str], allowed: set[str]) -> None:
     unknown = sorted(set(args) - allowed)
     if unknown:
         raise bad_parameter(
@@ -45,7 +45,7 @@ def parse_time(name: str, raw: str | None) -> dt.datetime | None:
     return value
 
 
-def parse_limit(args: MultiDict, default: int, maximum: int) -> int:
+def parse_limit(args: MultiDict[str, str], default: int, maximum: int) -> int:
     raw = args.get("limit")
     if raw is None:
         return default
@@ -54,7 +54,7 @@ def parse_limit(args: MultiDict, default: int, maximum: int) -> int:
     return int(raw)
 
 
-def parse_cursor(args: MultiDict) -> int | None:
+def parse_cursor(args: MultiDict[str, str]) -> int | None:
     raw = args.get("cursor")
     if raw is None:
         return None
@@ -68,7 +68,7 @@ def cursor_for(change_id: int | None) -> str | None:
     return None if change_id is None else encode_cursor(f"c:{change_id}")
 
 
-def parse_changes(args: MultiDict, default_limit: int, max_limit: int) -> ChangeFilter:
+def parse_changes(args: MultiDict[str, str], default_limit: int, max_limit: int) -> ChangeFilter:
     _check_names(args, CHANGE_PARAMS)
     since, until = parse_time("since", args.get("since")), parse_time("until", args.get("until"))
     if since and until and until < since:
@@ -97,12 +97,12 @@ def parse_changes(args: MultiDict, default_limit: int, max_limit: int) -> Change
     )
 
 
-def parse_history(args: MultiDict, default_limit: int, max_limit: int) -> tuple[int, int | None]:
+def parse_history(args: MultiDict[str, str], default_limit: int, max_limit: int) -> tuple[int, int | None]:
     _check_names(args, HISTORY_PARAMS)
     return parse_limit(args, default_limit, max_limit), parse_cursor(args)
 
 
-def parse_trend(args: MultiDict, now: dt.datetime) -> tuple[dt.datetime, dt.datetime, str]:
+def parse_trend(args: MultiDict[str, str], now: dt.datetime) -> tuple[dt.datetime, dt.datetime, str]:
     _check_names(args, TREND_PARAMS)
     until = parse_time("until", args.get("until")) or now
     since = parse_time("since", args.get("since")) or until - dt.timedelta(days=7)

@@ -10,8 +10,9 @@ import datetime as dt
 import re
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import Engine, Select, select, union_all
+from sqlalchemy import CompoundSelect, Engine, Select, select, union_all
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -76,7 +77,7 @@ def _sample_point(at: dt.datetime, s: PostureSample | None) -> TrendPoint:
     return TrendPoint(at, dict(zip(SEVERITIES, values, strict=True)), s.waived)
 
 
-def _ids_for_container(ref: str) -> Select:
+def _ids_for_container(ref: str) -> CompoundSelect[int]:
     """Ids of the rows about one container, each branch on its own index (a plain OR would scan the table)."""
     parts = [
         select(T.c.id).where(T.c.container_id == ref),
@@ -85,7 +86,7 @@ def _ids_for_container(ref: str) -> Select:
     ]
     if HEX_PREFIX.match(ref):  # id prefix as an index range (LIKE cannot use the index on PostgreSQL)
         parts.append(select(T.c.id).where(T.c.container_id >= ref, T.c.container_id < ref + "g"))
-    return union_all(*parts)  # type: ignore[return-value]
+    return union_all(*parts)
 
 
 class HistoryQueries:
@@ -101,7 +102,7 @@ class HistoryQueries:
                 self._engine = make_engine(self.url, writer=False)
             return self._engine
 
-    def _page(self, stmt: Select, limit: int, after: int | None, newest_first: bool) -> ChangePage:
+    def _page(self, stmt: Select[*tuple[Any, ...]], limit: int, after: int | None, newest_first: bool) -> ChangePage:
         if after is not None:
             stmt = stmt.where(T.c.id < after if newest_first else T.c.id > after)
         stmt = stmt.order_by(T.c.id.desc() if newest_first else T.c.id.asc()).limit(limit + 1)

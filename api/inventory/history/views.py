@@ -16,11 +16,13 @@ history_api = Blueprint("history", __name__, url_prefix="/api")
 
 
 def _queries() -> HistoryQueries:
-    return current_app.extensions["history"]
+    found: HistoryQueries = current_app.extensions["history"]
+    return found
 
 
 def _service() -> InventoryService:
-    return current_app.extensions["inventory"]
+    found: InventoryService = current_app.extensions["inventory"]
+    return found
 
 
 @history_api.before_request

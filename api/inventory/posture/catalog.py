@@ -1,20 +1,47 @@
 """The rule catalog: ``catalog.yaml`` (next to this file) is the single source of rule ids, severities,
-texts, standards references, admission CEL and fixtures. The admission policies (deploy/policies), the
-alerts, the docs' catalog table and ``inventory-scan`` all read it; the checks live in ``checks.py``.
+texts, standards references and admission CEL (``catalog.schema.json`` says what each field may hold). The
+admission policies (deploy/policies), the alerts, the docs' catalog table and ``inventory-scan`` all read it;
+the checks live in ``checks.py``. Each rule's cases are files in ``rules/<rule id>/{fail,pass}/`` (read only by
+the tests, never by the API).
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 CATALOG_PATH = Path(__file__).with_name("catalog.yaml")
+RULES_DIR = Path(__file__).with_name("rules")
 SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW")
 BACKENDS = ("docker", "kubernetes")
+VERDICTS = ("fail", "pass")
+_CASE_FILE = re.compile(rf"^({'|'.join(BACKENDS)})(?:-([a-z0-9]+(?:-[a-z0-9]+)*))?\.yaml$")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One file ``rules/<rule>/<verdict>/<backend>[-<variant>].yaml``: a deviation from the backend's hardened
+    baseline (catalog.yaml ``baselines``) and what the rules must say about it."""
+
+    rule: str
+    verdict: str  # "fail": exactly ``rule`` and ``also`` fire; "pass": nothing fires
+    backend: str
+    variant: str  # "" for <backend>.yaml
+    deviation: dict[str, Any]
+    also: tuple[str, ...] = ()  # rules the same deviation necessarily breaks too
+
+    @property
+    def id(self) -> str:
+        return "-".join(part for part in (self.rule, self.verdict, self.variant) if part)
+
+    @property
+    def expected(self) -> set[str]:
+        return {self.rule, *self.also} if self.verdict == "fail" else set()
 
 
 @dataclass(frozen=True)
@@ -28,11 +55,27 @@ class Rule:
     backends: tuple[str, ...]
     limits: str = ""  # what the engine API cannot decide about this rule
     admission: dict[str, Any] | None = None  # CEL for pods; None when the rule does not apply at admission
-    fixtures: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def fix(self) -> str:
         return self.remediation
+
+    @property
+    def cases(self) -> tuple[Case, ...]:
+        """This rule's case files (tests only: the API never reads them)."""
+        return rule_cases(self.id)
+
+    @property
+    def fixtures(self) -> dict[str, dict[str, Any]]:
+        """The cases named ``<backend>.yaml`` as {backend: {"fail": deviation, "pass": deviation, "also": [...]}}."""
+        out: dict[str, dict[str, Any]] = {}
+        for case in self.cases:
+            if not case.variant:
+                entry = out.setdefault(case.backend, {})
+                entry[case.verdict] = case.deviation
+                if case.also:
+                    entry["also"] = list(case.also)
+        return out
 
     def applies_to(self, backend: str) -> bool:
         return backend in self.backends
@@ -83,8 +126,26 @@ def _rule(raw: dict[str, Any]) -> Rule:
         backends=backends,
         limits=" ".join((raw.get("limits") or "").split()),
         admission=raw.get("admission"),
-        fixtures=dict(raw.get("fixtures") or {}),
     )
+
+
+@functools.cache
+def rule_cases(rule_id: str, root: Path = RULES_DIR) -> tuple[Case, ...]:
+    """The case files of one rule, failing before passing, each verdict by file name."""
+    cases = []
+    for verdict in VERDICTS:
+        for path in sorted((root / rule_id / verdict).glob("*")):
+            match = _CASE_FILE.match(path.name)
+            if match is None:
+                raise CatalogError(f"{path}: a case file is named <backend>[-<variant>].yaml, backend in {BACKENDS}")
+            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+            if not isinstance(doc, dict) or not isinstance(doc.get("deviation"), dict):
+                raise CatalogError(f"{path}: a case is a mapping with a `deviation` mapping")
+            also = doc.get("also") or []
+            if verdict == "pass" and also:
+                raise CatalogError(f"{path}: a passing case breaks no rule, so it has no `also`")
+            cases.append(Case(rule_id, verdict, match[1], match[2] or "", doc["deviation"], tuple(also)))
+    return tuple(cases)
 
 
 def load_catalog(path: Path = CATALOG_PATH) -> Catalog:

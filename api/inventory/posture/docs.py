@@ -1,7 +1,7 @@
-"""The README's posture catalog table, generated from the catalog (tests check it is current).
+"""The posture catalog table of docs/POSTURE.md, generated from the catalog (tests check it is current).
 
-python -m inventory.posture.docs            # rewrite the table in README.md
-python -m inventory.posture.docs --check    # exit 1 when README.md is stale
+python -m inventory.posture.docs            # rewrite the table in docs/POSTURE.md
+python -m inventory.posture.docs --check    # exit 1 when docs/POSTURE.md is stale
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .catalog import Rule, catalog
 
-README = Path(__file__).resolve().parents[3] / "README.md"
+DOC = Path(__file__).resolve().parents[3] / "docs" / "POSTURE.md"
 START, END = "<!-- posture-catalog:start -->", "<!-- posture-catalog:end -->"
 
 
@@ -46,14 +46,16 @@ def render(text: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    text = README.read_text(encoding="utf-8")
+    text = DOC.read_text(encoding="utf-8")
     new = render(text)
     if "--check" in argv:
         if new != text:
-            print("README.md posture catalog table is stale: run python -m inventory.posture.docs", file=sys.stderr)
+            print(
+                "docs/POSTURE.md posture catalog table is stale: run python -m inventory.posture.docs", file=sys.stderr
+            )
             return 1
         return 0
-    README.write_text(new, encoding="utf-8")
+    DOC.write_text(new, encoding="utf-8")
     return 0
 
 

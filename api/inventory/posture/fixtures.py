@@ -1,6 +1,7 @@
-"""Build the catalog's fixtures: baseline + one deviation, as a pod (Kubernetes) or `docker create` args.
+"""Build the rules' cases (``rules/<rule>/{fail,pass}/``): baseline + one deviation, as a pod (Kubernetes) or
+`docker create` args.
 
-Used by the unit tests, the real-container integration test, the admission parity test and the docs.
+Used by the unit tests, the real-container integration test and the admission parity test.
 """
 
 from __future__ import annotations
@@ -34,22 +35,18 @@ def pod(deviation: dict[str, Any] | None = None, cat: Catalog | None = None, nam
     doc["metadata"]["uid"] = f"uid-{name}"
     containers = doc["spec"]["containers"]
     containers[0] = merge_patch(containers[0], deviation.get("container") or {})
-    return doc
+    result: dict[str, Any] = doc
+    return result
 
 
 def pod_cases(cat: Catalog | None = None) -> list[tuple[str, str, dict[str, Any], set[str]]]:
-    """(case id, rule, pod, expected violated rule ids) for the baseline and every kubernetes fixture."""
+    """(case id, rule, pod, expected violated rule ids) for the baseline and every kubernetes case."""
     cat = cat or catalog()
     cases: list[tuple[str, str, dict[str, Any], set[str]]] = [("baseline", "", pod(None, cat, "baseline"), set())]
     for rule in cat.rules:
-        fx = rule.fixtures.get("kubernetes")
-        if not fx:
-            continue
-        cases.append(
-            (f"{rule.id}-fail", rule.id, pod(fx["fail"], cat, f"{rule.id}-fail"), {rule.id, *fx.get("also", [])})
-        )
-        if fx.get("pass"):
-            cases.append((f"{rule.id}-pass", rule.id, pod(fx["pass"], cat, f"{rule.id}-pass"), set()))
+        for case in rule.cases:
+            if case.backend == "kubernetes":
+                cases.append((case.id, rule.id, pod(case.deviation, cat, case.id), case.expected))
     return cases
 
 
@@ -80,14 +77,11 @@ def docker_args(options: dict[str, Any], values: dict[str, str]) -> tuple[list[s
 
 
 def docker_cases(cat: Catalog | None = None) -> list[tuple[str, str, dict[str, Any], set[str]]]:
-    """(case id, rule, docker options, expected violated rule ids) for the baseline and every docker fixture."""
+    """(case id, rule, docker options, expected violated rule ids) for the baseline and every docker case."""
     cat = cat or catalog()
     cases: list[tuple[str, str, dict[str, Any], set[str]]] = [("baseline", "", docker_options(None, cat), set())]
     for rule in cat.rules:
-        fx = rule.fixtures.get("docker")
-        if not fx:
-            continue
-        cases.append((f"{rule.id}-fail", rule.id, docker_options(fx["fail"], cat), {rule.id, *fx.get("also", [])}))
-        if fx.get("pass"):
-            cases.append((f"{rule.id}-pass", rule.id, docker_options(fx["pass"], cat), set()))
+        for case in rule.cases:
+            if case.backend == "docker":
+                cases.append((case.id, rule.id, docker_options(case.deviation, cat), case.expected))
     return cases

@@ -140,7 +140,7 @@ def to_junit(report: PostureReport) -> bytes:
     for key, value in totals.items():
         root.set(key, str(value))
     root.set("errors", "0")
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return bytes(ET.tostring(root, encoding="utf-8", xml_declaration=True))
 
 
 def to_table(report: PostureReport) -> str:

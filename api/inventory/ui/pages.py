@@ -73,9 +73,9 @@ class InventoryPage:
         return self.first_index + len(self.rows) - 1 if self.rows else 0
 
 
-def _form_args(args: MultiDict) -> MultiDict:
+def _form_args(args: MultiDict[str, str]) -> MultiDict[str, str]:
     """Keep only the filter fields the form sends, without the empty ones (an empty field means 'any')."""
-    kept: MultiDict = MultiDict()
+    kept: MultiDict[str, str] = MultiDict()
     for key in ("name", "image", "state", "label", "source", "all", "limit"):
         for value in args.getlist(key):
             if value.strip():
@@ -91,7 +91,7 @@ def _page_number(raw: str | None) -> int:
     return int(raw)
 
 
-def inventory(service: InventoryService, args: MultiDict) -> InventoryPage:
+def inventory(service: InventoryService, args: MultiDict[str, str]) -> InventoryPage:
     """Filter and page the listing; a bad filter becomes a message on the page, not an exception."""
     form = _form_args(args)
     filters = Filters(

@@ -61,9 +61,9 @@ class TimelinePage:
     kinds: tuple[str, ...] = KINDS
 
 
-def timeline(queries: HistoryQueries, args: MultiDict) -> TimelinePage:
+def timeline(queries: HistoryQueries, args: MultiDict[str, str]) -> TimelinePage:
     """Changes, newest first, filtered like /api/changes; a bad filter is a message on the page."""
-    form: MultiDict = MultiDict()
+    form: MultiDict[str, str] = MultiDict()
     for key in TIMELINE_FIELDS:
         value = args.get(key, "").strip()
         if value:

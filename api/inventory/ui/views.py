@@ -40,15 +40,18 @@ OPEN_ENDPOINTS = ("ui.login", "ui.static")
 
 
 def _service() -> InventoryService:
-    return current_app.extensions["inventory"]
+    found: InventoryService = current_app.extensions["inventory"]
+    return found
 
 
 def _token() -> TokenFile:
-    return current_app.extensions["token"]
+    found: TokenFile = current_app.extensions["token"]
+    return found
 
 
 def _history() -> HistoryQueries:
-    return current_app.extensions["history"]
+    found: HistoryQueries = current_app.extensions["history"]
+    return found
 
 
 def _history_ok() -> bool:
