@@ -98,7 +98,8 @@ class Rehearsal:
 
     def env(self, **overrides: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in SCENARIO_VARS and not k.startswith("MAKE")}
-        real_helm = shutil.which("helm", path=str(self.root / ".venv" / "k8s" / "bin")) or shutil.which("helm") or "helm"
+        k8s_bin = str(self.root / ".venv" / "k8s" / "bin")
+        real_helm = shutil.which("helm", path=k8s_bin) or shutil.which("helm") or "helm"
         env.update(
             PATH=f"{self.bin}:{env.get('PATH', '/usr/bin:/bin')}",
             DOCKER=str(self.bin / "docker"),  # make's DOCKER defaults to /usr/bin/docker: point it at the stand-in
