@@ -14,7 +14,7 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from .conftest import ENVS, FIXTURES, ROOT, by_kind, one, pod_spec, render, run, template_cmd
-from .test_network_policies import API_SERVER, chart_endpoints, flow_problems, required_flows
+from .model.connectivity import API_SERVER, chart_endpoints, flow_problems, required_flows
 
 API_SCHEMA = ROOT / "api" / "inventory" / "fleet" / "sources.schema.json"
 FLEET = FIXTURES / "fleet-values.yaml"
