@@ -11,8 +11,10 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
+import re
 from typing import Any
 
 import yaml
@@ -78,6 +80,20 @@ def load_policy_cached() -> Any:
     return load_policy()
 
 
+def _cache_key(pod: dict[str, Any]) -> str:
+    """The pod as the rules can see it: fields no rule or variable mentions (env, labels) left out, so the many
+    combinations that differ only there are evaluated once."""
+    policy = load_policy_cached()
+    sources = " ".join(src for _, src in (*policy.variables, *policy.rules))
+    pod = copy.deepcopy(pod)
+    if not re.search(r"\benv\b", sources):
+        for c in pod["spec"]["containers"] + pod["spec"].get("initContainers", []):
+            c.pop("env", None)
+    if "labels" not in sources:
+        pod["metadata"].pop("labels", None)
+    return json.dumps(pod, sort_keys=True)
+
+
 def policy_problems(docs: list[dict[str, Any]]) -> list[str]:
     namespaces = [d for d in by_kind(docs, "Namespace") if d["metadata"]["name"] == _release_ns(docs)]
     assert namespaces, "render with namespace.create=true: the namespace's labels pick the admission mode"
@@ -85,7 +101,7 @@ def policy_problems(docs: list[dict[str, Any]]) -> list[str]:
     problems = []
     for doc in [d for d in docs if d["kind"] in WORKLOADS]:
         pod = as_pod(doc)
-        denied = _denials(json.dumps(pod, sort_keys=True))
+        denied = _denials(_cache_key(pod))
         if denied:
             action = "rejected" if mode == "reject" else "admitted with warnings"
             problems.append(f"admission: {doc['kind']} {doc['metadata']['name']} {action}: {sorted(denied)}")
