@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from .conftest import ENVS, by_kind, one, pod_spec
-from .model import RULES, problems
+from .model import RULES
 from .model.matrix import TOGGLES, combinations, label, refusal, render_all
 
 Docs = list[dict[str, Any]]
