@@ -6,45 +6,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import yaml
 
-from .conftest import ENVS, POLICIES, one, render
-from .netpol import selector_matches
+from .conftest import ENVS, one, render
+from .model.admission import effect, generated_policies, verdict
 
 # What each environment must do with a violating pod (issue 9: Audit or Warn in dev, Deny in prod; minikube is
 # the local rehearsal of prod).
 EXPECTED = {"minikube": "reject", "dev": "admit", "prod": "reject"}
 
 
-def _generated() -> list[dict[str, Any]]:
-    docs = []
-    for path in sorted((POLICIES / "generated").glob("*.yaml")):
-        docs += [d for d in yaml.safe_load_all(path.read_text()) if d]
-    return docs
-
-
-def effect(namespace: dict[str, Any], policies: list[dict[str, Any]]) -> dict[str, set[str]]:
-    """For a pod in `namespace` that breaks a rule: which engine does what (VAP actions, Kyverno failure actions)."""
-    labels = {**namespace["metadata"].get("labels", {}), "kubernetes.io/metadata.name": namespace["metadata"]["name"]}
-    vap: set[str] = set()
-    kyverno: set[str] = set()
-    for doc in policies:
-        if doc["kind"] == "ValidatingAdmissionPolicyBinding":
-            if selector_matches(doc["spec"]["matchResources"].get("namespaceSelector", {}), labels):
-                vap |= set(doc["spec"]["validationActions"])
-        elif doc["kind"] == "ClusterPolicy":
-            for rule in doc["spec"]["rules"]:
-                for match in rule["match"]["any"]:
-                    if selector_matches(match["resources"].get("namespaceSelector", {}), labels):
-                        kyverno.add(rule["validate"]["failureAction"])
-    return {"vap": vap, "kyverno": kyverno}
-
-
-def verdict(namespace: dict[str, Any], policies: list[dict[str, Any]]) -> str:
-    e = effect(namespace, policies)
-    if not e["vap"] and not e["kyverno"]:
-        return "unchecked"
-    return "reject" if "Deny" in e["vap"] or "Enforce" in e["kyverno"] else "admit"
+_generated = generated_policies
 
 
 def mode_problems(env: str, namespace: dict[str, Any], policies: list[dict[str, Any]]) -> list[str]:

@@ -26,6 +26,7 @@ from .conftest import (
     template_cmd,
     tool,
 )
+from .model.probes import probe_problems
 
 # Oldest Kubernetes minor still supported upstream that this chart targets (ValidatingAdmissionPolicy GA is 1.30;
 # 1.33 is the oldest supported release at the time of writing) and the newest kubernetes-validate ships.
@@ -348,13 +349,11 @@ def test_pushed_images_elsewhere_than_the_chart_pulls_from_fail_the_render(tmp_p
     assert "nginx-proxy was pushed to docker.io/containerinventory/nginx-proxy, but the chart pulls from" in proc.stderr
 
 
-def test_probes_hit_the_real_endpoints():
-    docs = render("prod")
-    for name in ("flask-api", "nginx-proxy"):
-        c = pod_spec(one(docs, "Deployment", name))["containers"][0]
-        assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
-        assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"
-        assert c["startupProbe"]["httpGet"]["path"] == "/healthz"
+@pytest.mark.parametrize("env", ENVS)
+def test_liveness_is_local_to_the_pod(env):
+    """The cluster model's probe rule on each environment: liveness and startup never follow another pod (an API
+    outage must not restart every nginx pod); readiness may. Mutation check: tests/k8s/test_cluster_model.py."""
+    assert probe_problems(render(env)) == []
 
 
 ALERT_RULES = CHART.parents[1] / "monitoring" / "alerts" / "inventory-rules.yaml"  # owned by the monitoring lane

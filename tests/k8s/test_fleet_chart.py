@@ -14,11 +14,14 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from .conftest import ENVS, FIXTURES, ROOT, by_kind, one, pod_spec, render, run, template_cmd
-from .test_network_policies import API_SERVER, chart_endpoints, flow_problems, required_flows
+from .model.connectivity import API_SERVER, chart_endpoints, flow_problems, required_flows
+from .model.matrix import TOGGLES
 
 API_SCHEMA = ROOT / "api" / "inventory" / "fleet" / "sources.schema.json"
 FLEET = FIXTURES / "fleet-values.yaml"
-HISTORY = "history.enabled=true"
+# History on, as each environment can run it: prod's DoNotSchedule spread takes PostgreSQL only (the matrix's
+# values, tests/k8s/model/matrix.py).
+HISTORY = {env: TOGGLES["history"]["postgresql" if env == "prod" else "sqlite"] for env in ENVS}
 
 
 def render_fleet(env: str, *sets: str, values: Path = FLEET) -> list[dict[str, Any]]:
@@ -53,7 +56,7 @@ def sources_file(docs: list[dict[str, Any]], workload: str) -> tuple[dict[str, A
 
 @pytest.mark.parametrize("env", ENVS)
 def test_off_by_default_renders_nothing_of_it(env):
-    docs = render(env, HISTORY)
+    docs = render(env, *HISTORY[env])
     assert not [d for d in docs if "fleet" in d["metadata"]["name"]]
     for dep in by_kind(docs, "Deployment"):
         spec = pod_spec(dep)
@@ -63,7 +66,7 @@ def test_off_by_default_renders_nothing_of_it(env):
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
 def test_sources_file_and_client_certificate_reach_api_and_recorder(env):
-    docs = render_fleet(env, HISTORY)
+    docs = render_fleet(env, *HISTORY[env])
     expected = yaml.safe_load(FLEET.read_text())["fleet"]["sources"]
     for workload in ("flask-api", "-recorder"):
         sources, container = sources_file(docs, workload)
@@ -146,7 +149,7 @@ def test_in_cluster_source_must_stay_within_the_charts_rbac(tmp_path):
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
 def test_network_policies_let_exactly_the_remote_engines_through(env):
-    docs = render_fleet(env, HISTORY, *API_SERVER[env][2])
+    docs = render_fleet(env, *HISTORY[env], *API_SERVER[env][2])
     assert flow_problems(env, docs) == []
     required = {str(f) for f in required_flows(env, docs, chart_endpoints(docs))}
     assert {"flask-api -> engine-build-host:2376/TCP", "recorder -> engine-build-host:2376/TCP"} <= required
@@ -161,5 +164,5 @@ def test_network_policies_let_exactly_the_remote_engines_through(env):
     ],
 )
 def test_flow_check_fails_when_fleet_egress_is_wrong(setting, expected):
-    docs = render_fleet("prod", HISTORY, *API_SERVER["prod"][2], setting)
+    docs = render_fleet("prod", *HISTORY["prod"], *API_SERVER["prod"][2], setting)
     assert expected in flow_problems("prod", docs)

@@ -43,7 +43,14 @@ def test_sqlite_one_recorder_with_pvc_shared_with_the_api():
 
 
 def test_postgresql_url_comes_from_a_secret_and_no_pvc():
-    docs = render("dev", ON, "history.database=postgresql", "history.postgresql.existingSecret=inventory-history-db")
+    docs = render(
+        "dev",
+        ON,
+        "history.database=postgresql",
+        "history.postgresql.existingSecret=inventory-history-db",
+        "history.postgresql.egress[0].namespace=databases",
+        "history.postgresql.egress[0].port=5432",
+    )
     assert not by_kind(docs, "PersistentVolumeClaim")
     for name in ("-recorder", "flask-api"):
         url = env_of(pod(one(docs, "Deployment", name))["containers"][0])["DATABASE_URL"]
@@ -53,15 +60,21 @@ def test_postgresql_url_comes_from_a_secret_and_no_pvc():
         }
 
 
-def test_postgresql_without_a_secret_and_bad_values_fail_the_render():
+def test_postgresql_without_a_secret_or_a_path_to_it_and_bad_values_fail_the_render():
     missing = run(template_cmd("dev", ON, "history.database=postgresql"), check=False)
     assert missing.returncode != 0 and "history.postgresql.existingSecret" in missing.stderr
+    nowhere = run(
+        template_cmd("dev", ON, "history.database=postgresql", "history.postgresql.existingSecret=db"), check=False
+    )
+    assert nowhere.returncode != 0 and "history.postgresql.egress" in nowhere.stderr
     bad = run(template_cmd("dev", ON, "history.database=mysql"), check=False)
     assert bad.returncode != 0 and "history" in bad.stderr
 
 
 @pytest.mark.parametrize("env", ["minikube", "dev", "prod"])
 def test_renders_and_lints_in_every_env(env):
-    extra = ["history.database=postgresql", "history.postgresql.existingSecret=db"] if env == "prod" else []
+    pg = ["history.database=postgresql", "history.postgresql.existingSecret=db"]
+    pg += ["history.postgresql.egress[0].cidr=10.0.5.10/32", "history.postgresql.egress[0].port=5432"]
+    extra = pg if env == "prod" else []
     assert one(render(env, ON, *extra), "Deployment", "-recorder")
     run([*template_cmd(env, ON, *extra)[:1], "lint", "--strict", str(CHART), "--set", ON])

@@ -17,7 +17,8 @@ import yaml
 
 from tests.support.cel import load_policy
 
-from .conftest import ENVS, POLICIES, ROOT, crd_schemas, pod_spec, render
+from .conftest import ENVS, POLICIES, ROOT, crd_schemas, render
+from .model.admission import as_pod
 
 spec = importlib.util.spec_from_file_location("policy_generate", POLICIES / "generate.py")
 generate = importlib.util.module_from_spec(spec)
@@ -39,13 +40,6 @@ def violations(pod: dict[str, Any]) -> set[str]:
     """Rule ids that deny the pod, by both CEL engines (tests/support/cel.py: they must agree on every fixture).
     Audit-only rules (image-not-pinned) are reported, not denied: see test_audit_only_rules_never_deny."""
     return POLICY.denials(pod)
-
-
-def as_pod(doc: dict[str, Any]) -> dict[str, Any]:
-    """What admission sees: a Pod made from a workload's template (or the Pod itself)."""
-    if doc["kind"] == "Pod":
-        return doc
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": doc["spec"]["template"]["metadata"], "spec": pod_spec(doc)}
 
 
 def chart_pods(env: str) -> list[dict[str, Any]]:

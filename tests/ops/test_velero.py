@@ -15,7 +15,6 @@ STATEFUL = {
     "alertmanager": ("monitoring", "app.kubernetes.io/name", "alertmanager", "fs"),
     "grafana": ("monitoring", "app.kubernetes.io/name", "grafana", "fs"),
     "opensearch": ("logging", "app.kubernetes.io/name", "opensearch", "snapshot"),
-    "jenkins-home": ("jenkins", "app.kubernetes.io/component", "jenkins-controller", "fs"),
     "history-db": ("container-inventory", "app.kubernetes.io/name", "recorder", "fs"),
 }
 CRON_RANGES = [(0, 59), (0, 23), (1, 31), (1, 12), (0, 7)]
@@ -90,3 +89,32 @@ def test_velero_runs_hardened(values):
         ctx["readOnlyRootFilesystem"] and not ctx["allowPrivilegeEscalation"] and ctx["capabilities"]["drop"] == ["ALL"]
     )
     assert ":" in values["initContainers"][0]["image"] and not values["image"]["tag"].startswith("latest")
+
+
+# Namespaces something in this repository installs into, and the file that says so. Jenkins is not one: it runs
+# in Docker Compose (jenkins/compose.yaml, its home the jenkins_home volume, backed up with `invops volume`).
+ROOT = VALUES.parents[2]
+INSTALLED = {
+    "monitoring": ROOT / "deploy" / "scripts" / "lib.sh",
+    "logging": ROOT / "deploy" / "monitoring" / "scripts" / "logging-up.sh",
+    "container-inventory": ROOT / "deploy" / "scripts" / "deploy.sh",
+}
+
+
+def test_schedules_back_up_only_namespaces_something_installs_into(values):
+    for ns, source in INSTALLED.items():
+        assert re.search(rf"\b{ns}\b", source.read_text()), f"{source} no longer names namespace {ns}"
+    for name, schedule in values["schedules"].items():
+        for ns in schedule["template"].get("includedNamespaces", []):
+            assert ns in INSTALLED, f"schedule {name} backs up namespace {ns}, which nothing here installs into"
+
+
+def test_velero_chart_version_is_pinned_in_the_one_pin_file():
+    pins = dict(
+        line.split("=", 1) for line in (ROOT / "deploy" / "versions.env").read_text().splitlines() if "=" in line
+    )
+    assert re.fullmatch(r"\d+\.\d+\.\d+", pins.get("VELERO_CHART_VERSION", "")), "VELERO_CHART_VERSION missing"
+    for path in (VALUES, ROOT / "docs" / "RUNBOOKS.md"):
+        text = path.read_text()
+        assert not re.search(r"vmware-tanzu/velero[^\n]*--version [0-9]", text), f"{path}: a literal chart version"
+        assert "VELERO_CHART_VERSION" in text, f"{path}: install command does not use VELERO_CHART_VERSION"

@@ -118,6 +118,12 @@ topologySpreadConstraints:
   - maxSkew: {{ $.ctx.Values.topologySpread.maxSkew }}
     topologyKey: {{ $key }}
     whenUnsatisfiable: {{ ternary $.ctx.Values.topologySpread.whenUnsatisfiable "ScheduleAnyway" (eq $key "kubernetes.io/hostname") }}
+    {{- with $.ctx.Values.topologySpread.nodeTaintsPolicy }}
+    nodeTaintsPolicy: {{ . }}
+    {{- end }}
+    {{- with $.ctx.Values.topologySpread.matchLabelKeys }}
+    matchLabelKeys: {{ toJson . }}
+    {{- end }}
     labelSelector:
       matchLabels:
         {{- include "ci.selector" (dict "ctx" $.ctx "component" $.component) | nindent 8 }}
