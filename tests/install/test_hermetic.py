@@ -124,6 +124,7 @@ def test_the_os_pip_is_the_starting_point() -> None:
     assert not version.stdout.startswith(f"pip {pins(BOOTSTRAP)['pip']} "), "the OS pip is already the pinned one"
 
 
+@pytest.mark.timeout(1800)  # a whole venv from nothing (2 min on a quiet machine, 10+ under load)
 @pytest.mark.parametrize("name", sorted(LOCKS))
 def test_each_venv_holds_exactly_its_lock(name: str, replay_index: str, wheels: Path, tmp_path: Path) -> None:
     venv = tmp_path / f"venv-{name}"
