@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from events_filter import filter_event
+from events_filter import events_query_ok, filter_event
 
 CID = "ab" * 32
 
@@ -61,3 +61,45 @@ def test_attributes_that_are_no_object_pass_as_none(attrs: Any) -> None:
 def test_a_twelve_character_id_passes() -> None:
     passed = filter_event(engine(Actor={"ID": CID[:12]}))
     assert passed is not None and json.loads(passed)["Actor"]["ID"] == CID[:12]
+
+
+def q(**params: str) -> list[tuple[str, str]]:
+    return list(params.items())
+
+
+TYPE = '{"type":["container"]}'
+
+
+@pytest.mark.parametrize(
+    ("method", "query", "expected"),
+    [
+        ("GET", q(filters=TYPE), ("events", "ok")),
+        ("GET", q(filters='{"type":{"container":true}}'), ("events", "ok")),
+        ("GET", q(filters='{"type":["container"],"event":["die","health_status"],"container":["web"]}'),
+         ("events", "ok")),
+        ("GET", q(since="1733600000", until="1733600000.123456789", filters=TYPE), ("events", "ok")),
+        ("HEAD", q(filters=TYPE), (None, "events: only GET")),
+        ("GET", [("filters", TYPE), ("filters", TYPE)], (None, "events: repeated query parameter")),
+        ("GET", q(since="yesterday", filters=TYPE), (None, "events: since must be a unix timestamp")),
+        ("GET", q(until="1.1234567891", filters=TYPE), (None, "events: until must be a unix timestamp")),
+        ("GET", q(since="1" * 21, filters=TYPE), (None, "events: since must be a unix timestamp")),
+        ("GET", q(), (None, "events: filters with type=container are required")),
+        ("GET", q(filters="{"), (None, "events: filters with type=container are required")),
+        ("GET", q(filters='["container"]'), (None, "events: only the type, event and container filters are allowed")),
+        ("GET", q(filters='{"type":["container"],"label":["a"]}'),
+         (None, "events: only the type, event and container filters are allowed")),
+        ("GET", q(filters='{"type":["image"]}'), (None, "events: filters with type=container are required")),
+        ("GET", q(filters='{"type":["container","image"]}'),
+         (None, "events: filters with type=container are required")),
+        ("GET", q(filters='{"type":{"container":1}}'), (None, "events: filters with type=container are required")),
+        ("GET", q(filters='{"type":["container"],"event":"die"}'), (None, "events: malformed event filter")),
+        ("GET", q(filters='{"type":["container"],"container":[1]}'), (None, "events: malformed container filter")),
+        ("GET", q(filters='{"type":["container"],"event":["exec_create"]}'),
+         (None, "events: only container lifecycle events are allowed")),
+        ("GET", q(filters='{"type":["container"],"container":["exec_create"]}'), ("events", "ok")),
+    ],
+)  # fmt: skip
+def test_events_requests_and_their_refusal_reasons(
+    method: str, query: list[tuple[str, str]], expected: tuple[str | None, str]
+) -> None:
+    assert events_query_ok(method, query) == expected
