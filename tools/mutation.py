@@ -149,11 +149,19 @@ def run_project(project: str, mods: list[Module], fresh: bool, jobs: int) -> flo
     return time.monotonic() - start
 
 
-def diff_line(work: Path, name: str) -> str:
-    out = subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "mutmut"), "show", name], cwd=work, capture_output=True, text=True, check=True
-    ).stdout
-    added = [ln[1:].strip() for ln in out.splitlines() if ln.startswith("+") and not ln.startswith("+++")]
+def diff_line(work: Path, name: str, rel: str) -> str:
+    """The mutated line(s) of a mutant, as `mutmut show` prints them (mutmut's own diff, read in-process)."""
+    from mutmut.configuration import reset_config
+    from mutmut.mutation.diff_apply import get_diff_for_mutant
+
+    here = Path.cwd()
+    os.chdir(work)
+    reset_config()
+    try:
+        diff = get_diff_for_mutant(name, path=Path("src") / rel)
+    finally:
+        os.chdir(here)
+    added = [ln[1:].strip() for ln in diff.splitlines() if ln.startswith("+") and not ln.startswith("+++")]
     return " / ".join(added) or "(line removed)"
 
 
@@ -176,16 +184,16 @@ def tally(equivalent: dict[str, dict[str, str]]) -> tuple[dict[str, Counts], lis
                 c.timeout += 1
             elif code in (5, 33):
                 c.no_tests += 1
-                c.survivors.append(f"{name} (no test reaches it): `{diff_line(work, name)}`")
+                c.survivors.append(f"{name} (no test reaches it): `{diff_line(work, name, rel)}`")
             elif code == 0 and name in equivalent:
                 seen.add(name)
-                line = diff_line(work, name)
+                line = diff_line(work, name, rel)
                 if line != equivalent[name]["mutant"]:
                     problems.append(f"{name}: listed as equivalent for `{equivalent[name]['mutant']}`, now `{line}`")
                 c.equivalent += 1
             elif code == 0:
                 c.survived += 1
-                c.survivors.append(f"{name}: `{diff_line(work, name)}`")
+                c.survivors.append(f"{name}: `{diff_line(work, name, rel)}`")
             else:
                 c.other += 1
     problems += [f"{n}: listed as equivalent but it is no surviving mutant now" for n in equivalent if n not in seen]
