@@ -221,7 +221,7 @@ def write_report(path: Path, counts: dict[str, Counts], equivalent: dict[str, di
             f"| {m.name} | {files} | {c.total} | {c.killed} | {c.timeout} | {c.survived} | {c.equivalent} "
             f"| {c.no_tests} | {c.not_run} | {score} |"
         )
-    lines += ["", f"Last run: {took}.", "", "## Equivalent mutants", ""]
+    lines += ["", f"Last runs (wall clock, 2 cores shared with other jobs): {took}.", "", "## Equivalent mutants", ""]
     lines += [f"- `{n}`: `{e['mutant']}`. {e['reason']}" for n, e in sorted(equivalent.items())] or ["None."]
     lines += ["", "## Surviving mutants (tests still to write)", ""]
     rest = [f"- {s}" for m in MODULES for s in counts[m.name].survivors]
@@ -236,15 +236,18 @@ def main() -> int:
     ap.add_argument("--jobs", type=int, default=1, help="mutmut --max-children")
     ap.add_argument("--fresh", action="store_true", help="forget every earlier result")
     ap.add_argument("--report", type=Path, default=ROOT / "docs" / "MUTATION.md")
+    ap.add_argument("--no-run", action="store_true", help="only rewrite the report from the last results")
     args = ap.parse_args()
     equivalent = yaml.safe_load(EQUIVALENT.read_text()) or {}
     mods = selected(args.modules)
-    took = []
-    for project in dict.fromkeys(m.project for m in mods):
+    for project in dict.fromkeys(m.project for m in mods if not args.no_run):
         secs = run_project(project, [m for m in mods if m.project == project], args.fresh, args.jobs)
-        took.append(f"{project} ({', '.join(m.name for m in mods if m.project == project)}) {secs / 60:.1f} min")
+        names = ", ".join(m.name for m in mods if m.project == project)
+        when = f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC"
+        (WORK / project / "last-run.txt").write_text(f"{when}: {names} in {secs / 60:.1f} min, --jobs {args.jobs}")
     counts, problems = tally(equivalent)
-    write_report(args.report, counts, equivalent, "; ".join(took) + f", --jobs {args.jobs}")
+    runs = [p.read_text() for p in sorted(WORK.glob("*/last-run.txt"))]
+    write_report(args.report, counts, equivalent, "; ".join(runs) or "none yet")
     print(f"==> wrote {args.report.relative_to(ROOT)}")
     low = [f"{m.name} {counts[m.name].score:.1f} %" for m in mods if (counts[m.name].score or 0.0) < THRESHOLD]
     for p in problems:
