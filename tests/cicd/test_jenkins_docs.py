@@ -15,7 +15,7 @@ import yaml
 from cicd_helpers import JENKINS, ROOT
 
 README = JENKINS / "README.md"
-KUBECTL = ROOT / ".venv" / "bin" / "kubectl"
+KUBECTL = ROOT / ".venv" / "k8s" / "bin" / "kubectl"
 ENVS = ("minikube", "dev", "prod")
 
 
