@@ -23,7 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cicd_helpers import ROOT, find, groovy_env, seed_jobs
+import yaml
+from cicd_helpers import ROOT, find, groovy_env, probe, seed_jobs
+from jenkins_realm import Realm
+from rehearsal_workspace import workspace
+from stage_entry import entry_order, input_directive, when_holds
 
 HERE = Path(__file__).resolve().parent
 HEAVY = {"lint", "helm-lint", "unit", "images", "scan", "integration-suite"}
@@ -45,7 +49,8 @@ class Run:
     workspace: Path
     stages: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
-    approvals: list[str] = field(default_factory=list)
+    asked: list[str] = field(default_factory=list)  # stages whose input was asked
+    approvals: list[str] = field(default_factory=list)  # ... and answered (approved) by someone allowed to
     triggered: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     shells: list[tuple[str, dict[str, str], int, str]] = field(default_factory=list)
     failure: str | None = None
@@ -57,39 +62,6 @@ class Run:
 
     def output(self) -> str:
         return "\n".join(out for _, _, _, out in self.shells)
-
-
-def workspace(tmp: Path, edits: dict[str, tuple[str, str]] | None = None) -> Path:
-    """A checkout as the agent has it: the repository's files (tracked and new, not ignored) in a git repository of
-    their own, so GIT_SHA is a real commit; the shared venvs linked. `edits` mutate files before the commit."""
-    ws = tmp / "workspace"
-    listed = subprocess.run(
-        ["git", "-C", str(ROOT), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
-    for rel in filter(None, listed.split("\0")):
-        src = ROOT / rel
-        if src.is_file():
-            (ws / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, ws / rel, follow_symlinks=False)
-    for venv in ROOT.glob(".venv*"):
-        (ws / venv.name).symlink_to(venv)
-    for rel, (old, new) in (edits or {}).items():
-        text = (ws / rel).read_text()
-        assert old in text, f"mutation anchor missing from {rel}: {old!r}"
-        (ws / rel).write_text(text.replace(old, new, 1))
-    git = ["git", "-C", str(ws), "-c", "user.name=rehearsal", "-c", "user.email=rehearsal@invalid"]
-    subprocess.run([*git, "init", "-q"], check=True)
-    subprocess.run([*git, "add", "-A"], check=True)
-    subprocess.run([*git, "commit", "-qm", "rehearsal", "--no-verify"], check=True)
-    bin_dir = ws / ".rehearsal" / "bin"
-    bin_dir.mkdir(parents=True)
-    for tool in ("docker", "kubectl", "helm", "minikube"):
-        (bin_dir / tool).symlink_to(HERE / "standin.py")
-    (bin_dir / "make").symlink_to(HERE / "make_standin.py")
-    (ws / ".rehearsal" / "kubeconfig").write_text("apiVersion: v1\nkind: Config\n")
-    return ws
 
 
 def job_parameters(job: str) -> dict[str, str]:
@@ -122,24 +94,6 @@ def _evaluate(path: Path, context: dict[str, Any], tmp: Path) -> dict[str, Any]:
     return json.loads(proc.stdout)
 
 
-def use_cluster_world(ws: Path, world: dict[str, Any]) -> None:
-    """Deploys talk to a cluster: kubectl, helm and minikube become the cluster stand-ins of tests/k8s/rehearsal
-    (one shared model of the world: namespaces, CRDs, releases, what the registry holds), with `world` as the state.
-    docker stays this suite's stand-in (it knows what the build jobs pushed)."""
-    from tests.k8s.rehearsal import HERE as K8S_STANDINS
-    from tests.k8s.rehearsal import TOOLS
-
-    bin_dir = ws / ".rehearsal" / "bin"
-    for tool in ("kubectl", "helm", "minikube"):
-        script, *args = TOOLS[tool].split()
-        (bin_dir / tool).unlink()
-        (bin_dir / tool).write_text(
-            f'#!/bin/sh\nexec "{sys.executable}" "{K8S_STANDINS / script}" {" ".join(args)} "$@"\n'
-        )
-        (bin_dir / tool).chmod(0o755)
-    (ws / ".rehearsal" / "world.json").write_text(json.dumps(world))
-
-
 def rehearse(
     job: str,
     ws: Path,
@@ -147,10 +101,15 @@ def rehearse(
     artifacts: dict[str, Path] | None = None,
     path: Path | None = None,
     branch: str = "origin/main",
+    started_by: str = "release-manager-1",
+    approver: str | None = None,
 ) -> Run:
     """Run `job` as Jenkins would with `params` (defaults for the rest) in workspace `ws`. `artifacts` maps a job
-    name to the workspace of its last successful build (for copyArtifacts)."""
+    name to the workspace of its last successful build (for copyArtifacts). The build is started by the user
+    `started_by`; an input the build asks is answered by `approver` (None: nobody answers, the stage times out), who
+    must be allowed to by the realm of the workspace's jenkins/casc.yaml."""
     values = {**job_parameters(job), **(params or {})}
+    path = path or jenkinsfile(job)
     jenkins_env = {
         "BUILD_NUMBER": "7",
         "BUILD_ID": "7",
@@ -163,12 +122,15 @@ def rehearse(
         "NODE_LABELS": "docker-agent-1 inventory-docker",
     }
     sha = subprocess.run(["git", "-C", str(ws), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    # The approver reaches the script as the input's submitterParameter (env inside that stage only).
+    answered = {p: approver or "" for p in (c["args"][0] for c in find(probe(path), "submitterParameter") if c["args"])}
+    cause = {"_class": "hudson.model.Cause$UserIdCause", "userId": started_by, "userName": started_by}
     context = {
         "params": values,
-        "env": dict(jenkins_env),
-        "returns": {"checkout": {"GIT_BRANCH": branch, "GIT_COMMIT": sha}},
+        "env": {**jenkins_env, **answered},
+        "returns": {"checkout": {"GIT_BRANCH": branch, "GIT_COMMIT": sha}, "getBuildCauses": [cause]},
     }
-    evaluated = _evaluate(path or jenkinsfile(job), context, ws.parent)
+    evaluated = _evaluate(path, context, ws.parent)
     run = Run(job, values, ws)
     base = {
         # The agent's own environment: a login shell's PATH with the stand-ins first, a HOME of its own.
@@ -187,18 +149,23 @@ def rehearse(
         # Jenkins exports every parameter to the environment of sh steps, empty ones as empty strings.
         **values,
     }
-    script_env = {k: v for k, v in evaluated["env"].items() if k not in jenkins_env}
-    walker = _Walker(run, script_env, artifacts or {})
+    script_env = {k: v for k, v in evaluated["env"].items() if k not in context["env"]}
+    realm = Realm.from_casc(yaml.safe_load((ws / "jenkins" / "casc.yaml").read_text()))
+    walker = _Walker(run, script_env, artifacts or {}, realm, approver)
     (pipeline,) = [c for c in evaluated["tree"]["children"] if c["name"] == "pipeline"]
     walker.block(pipeline, base, "pipeline")
     return run
 
 
 class _Walker:
-    def __init__(self, run: Run, script_env: dict[str, str], artifacts: dict[str, Path]) -> None:
+    def __init__(
+        self, run: Run, script_env: dict[str, str], artifacts: dict[str, Path], realm: Realm, approver: str | None
+    ) -> None:
         self.run = run
         self.script_env = script_env
         self.artifacts = artifacts
+        self.realm = realm
+        self.approver = approver
 
     def resolve(self, value: Any) -> str:
         text = str(value)
@@ -240,14 +207,31 @@ class _Walker:
         if self.run.failure:
             self.run.skipped.append(where)
             return
-        for when in (c for c in stage["children"] if c["name"] == "when"):
-            if any(c.get("result") == "false" for c in when["children"]):
+        for directive in entry_order(stage):  # options, input, agent, when: `when` placed by its before* flags
+            if directive == "when" and not when_holds(stage):
                 self.run.skipped.append(where)
                 return
-        if any(c["name"] == "input" for c in stage["children"]):
-            self.run.approvals.append(where)  # a release manager clicks "Deploy to prod"
+            if directive == "input":
+                try:
+                    env = {**env, **self.answer(stage, where)}
+                except StepFailed as exc:
+                    self.run.failure = self.run.failure or f"{where}: {exc}"
+                    return
         self.run.stages.append(where)
         self.block(stage, env, where)
+
+    def answer(self, stage: dict[str, Any], where: str) -> dict[str, str]:
+        """The input is asked: the approver answers if the realm lets them (InputStepExecution.canSettle);
+        nobody answering means the stage's timeout aborts the build. Returns the submitterParameter binding."""
+        directive = input_directive(stage) or {}
+        self.run.asked.append(where)
+        if self.approver is None:
+            raise StepFailed(f"input {directive.get('message')!r} was not answered: the stage timeout aborts the build")
+        if not self.realm.can_settle(self.approver, directive.get("submitter")):
+            raise StepFailed(f"{self.approver} may not answer {directive.get('message')!r}: nobody else did")
+        self.run.approvals.append(where)
+        name = directive.get("submitterParameter")
+        return {str(name): self.approver} if name else {}
 
     def steps(self, node: dict[str, Any], env: dict[str, str], in_post: bool = False) -> None:
         children = node["children"]

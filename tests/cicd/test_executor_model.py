@@ -95,17 +95,18 @@ def test_mutation_label_no_agent_carries_hangs(tmp_path: Path) -> None:
     assert any("waits for an executor labelled inventory-dokcer" in d for d in result.deadlocks)
 
 
-def test_mutation_no_executors_on_the_agent_hangs() -> None:
+def test_mutation_no_executors_on_the_agents_hangs() -> None:
     casc = copy.deepcopy(CASC)
-    casc["jenkins"]["nodes"][0]["permanent"]["numExecutors"] = 0
+    for node in casc["jenkins"]["nodes"]:
+        node["permanent"]["numExecutors"] = 0
     assert explore(jobs_from_seed(), nodes_from_casc(casc), roots=["deploy"]).deadlocks
 
 
 def test_mutation_stage_agent_nested_under_a_pipeline_agent_deadlocks(tmp_path: Path) -> None:
     """A stage-level agent inside a pipeline-level one takes a second executor: with one, it waits forever."""
-    bad = mutated(tmp_path, "deploy.Jenkinsfile", ("    agent none\n", "    agent { label 'inventory-docker' }\n"))
+    bad = mutated(tmp_path, "deploy.Jenkinsfile", ("    agent none\n", "    agent { label 'inventory-deploy' }\n"))
     result = explore(jobs_from_seed({"deploy": bad}), nodes_from_casc(CASC), roots=["deploy"])
-    assert any("deploy holding docker-agent-1 waits for an executor" in d for d in result.deadlocks)
+    assert any("deploy holding deploy-agent-1 waits for an executor" in d for d in result.deadlocks)
 
 
 def test_controller_runs_no_builds() -> None:

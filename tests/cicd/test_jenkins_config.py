@@ -3,11 +3,15 @@ plugins.txt pins every plugin they need; the Jenkinsfiles keep their hygiene (ti
 
 from __future__ import annotations
 
+import copy
 import re
+from pathlib import Path
 
 import pytest
 import yaml
 from cicd_helpers import JENKINS, JENKINSFILES, find, names, probe, seed_calls, seed_jobs
+from jenkins_realm import Realm, approval_problems
+from stage_entry import input_directive
 
 CASC = yaml.safe_load((JENKINS / "casc.yaml").read_text())
 PLUGIN_LINES = [
@@ -22,7 +26,8 @@ PIPELINE_STEPS = {
         (
             *("pipeline", "agent", "label", "options", "environment", "stages", "stage", "steps", "script", "post"),
             *("always", "when", "expression", "skipDefaultCheckout", "timeout", "sh", "error", "input", "build"),
-            *("string", "checkout", "echo", "readFile", "message", "ok", "submitter"),
+            *("string", "checkout", "echo", "readFile", "message", "ok", "submitter", "submitterParameter"),
+            "beforeInput",
         ),
         "workflow-aggregator",  # pipeline-model-definition, workflow-basic-steps, -durable-task-step, -input-step ...
     ),
@@ -237,12 +242,63 @@ def test_push_only_from_main_with_credentials() -> None:
     assert "sh 'make push" in push
 
 
-def test_prod_deploy_needs_manual_approval() -> None:
+def inputs(tree: dict) -> list[tuple[str, dict]]:
+    """(stage, {option: value}) of every stage-level input directive of a probed Jenkinsfile."""
+    return [(s["args"][0], input_directive(s) or {}) for s in find(tree, "stage") if input_directive(s) is not None]
+
+
+def approval_gate_problems(casc: dict, jenkinsfiles: list[Path]) -> list[str]:
+    """Every input of every Jenkinsfile, resolved against casc's realm as Jenkins resolves a submitter."""
+    realm = Realm.from_casc(casc)
+    found = [(jf, stage, inp) for jf in jenkinsfiles for stage, inp in inputs(probe(jf))]
+    assert found, "no input directive found: the probe or the Jenkinsfiles changed"
+    return [
+        f"{jf.name} stage {stage}: {problem}"
+        for jf, stage, inp in found
+        for problem in approval_problems(realm, inp.get("submitter"))
+    ]
+
+
+def test_every_approval_can_be_given_by_a_second_person_of_the_realm() -> None:
+    """Issue 17 item 2: the prod approval resolves in casc.yaml's realm to at least two people who are not
+    administrators (so whoever starts a deploy, another person can approve it), and to no one else but admins."""
+    assert approval_gate_problems(CASC, JENKINSFILES) == []
+    realm = Realm.from_casc(CASC)
+    ((_stage, approval),) = inputs(probe(JENKINS / "pipelines" / "deploy.Jenkinsfile"))
+    deciders = realm.approvers(approval["submitter"]) - {u for u in realm.users if u.lower() in realm.admins}
+    builders = {u for u in realm.users if u.lower() in realm.builders}
+    assert len(deciders) >= 2 and deciders < builders, "approvers are some of the users, not every user"
+    assert approval.get("submitterParameter"), "the pipeline needs the approver's id to refuse self-approval"
+
+
+def test_approval_gate_rule_fails_on_the_old_group_and_on_a_one_person_realm(tmp_path: Path) -> None:
+    """The rule can fail: the old `submitter 'release-managers'` (a group the local realm does not have: only an
+    administrator could approve) and a realm with a single release manager."""
     text = (JENKINS / "pipelines" / "deploy.Jenkinsfile").read_text()
-    approval = text.split("stage('approval')", 1)[1].split("stage(", 1)[0]
-    assert "when { expression { params.ENV == 'prod' } }" in approval
-    stages = find(probe(JENKINS / "pipelines" / "deploy.Jenkinsfile"), "stage")
-    (stage,) = [s for s in stages if s["args"] == ["approval"]]
-    (directive,) = [c for c in stage["children"] if c["name"] == "input"]
-    assert {c["name"]: c["args"] for c in directive["children"]}["submitter"] == ["release-managers"]
-    assert text.index("stage('approval')") < text.index("stage('deploy')")
+    bad = tmp_path / "deploy.Jenkinsfile"
+    bad.write_text(text.replace("submitter 'release-manager-1,release-manager-2'", "submitter 'release-managers'"))
+    problems = approval_gate_problems(CASC, [bad])
+    assert any("'release-managers' is neither a user nor a group" in p for p in problems), problems
+    assert any("besides administrators" in p for p in problems), problems
+    lonely = copy.deepcopy(CASC)
+    lonely["jenkins"]["securityRealm"]["local"]["users"] = [
+        u for u in lonely["jenkins"]["securityRealm"]["local"]["users"] if u["id"] != "release-manager-2"
+    ]
+    assert any("at least two people" in p for p in approval_gate_problems(lonely, JENKINSFILES))
+    everyone = tmp_path / "everyone.Jenkinsfile"
+    everyone.write_text(text.replace("submitter 'release-manager-1,release-manager-2'", "submitter 'authenticated'"))
+    assert any("every logged-in user" in p for p in approval_gate_problems(CASC, [everyone]))
+
+
+def test_matrix_groups_exist_in_the_realm() -> None:
+    """A globalMatrix grant to a group the realm does not have grants nothing (the old `release-managers`)."""
+    realm = Realm.from_casc(CASC)
+    for entry in CASC["jenkins"]["authorizationStrategy"]["globalMatrix"]["entries"]:
+        ((kind, grant),) = entry.items()
+        if kind == "group":
+            assert grant["name"].lower() in realm.all_groups(), f"group {grant['name']} does not exist in the realm"
+
+
+def test_prod_approval_comes_before_the_deploy() -> None:
+    stages = [s["args"][0] for s in find(probe(JENKINS / "pipelines" / "deploy.Jenkinsfile"), "stage")]
+    assert stages.index("approval") < stages.index("deploy")

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 from cicd_helpers import ROOT
-from rehearsal import SECRET, Run, rehearse, use_cluster_world, workspace
+from rehearsal import SECRET, Run, rehearse
+from rehearsal_workspace import use_cluster_world, workspace
 
 VERSION = (ROOT / "VERSION").read_text().strip()
 VALUES = (ROOT / "deploy/helm/container-inventory/values.yaml").read_text()
@@ -215,10 +216,25 @@ def cluster(context: str, registry: list[str]) -> dict:
     return world
 
 
-def deploy(pushers: dict[str, Path], checkout: Path, tmp: Path, env: str, path: Path | None = None) -> Run:
+# Who starts a prod deploy and who approves it: two release managers (users of casc.yaml's realm).
+STARTER, APPROVER = "release-manager-1", "release-manager-2"
+
+
+def deploy(
+    pushers: dict[str, Path],
+    checkout: Path,
+    tmp: Path,
+    env: str,
+    path: Path | None = None,
+    approver: str | None = APPROVER,
+    started_by: str = STARTER,
+) -> Run:
+    """A deploy of `env`; an input it asks is answered by `approver` (None: nobody is there to answer)."""
     ws = fresh(checkout, tmp)
     use_cluster_world(ws, cluster(env, registry_holds(list(pushers.values()))))
-    return rehearse("deploy", ws, params={"ENV": env}, artifacts=pushers, path=path)
+    return rehearse(
+        "deploy", ws, params={"ENV": env}, artifacts=pushers, path=path, started_by=started_by, approver=approver
+    )
 
 
 def our_release(run: Run) -> dict:
@@ -232,11 +248,11 @@ def our_release(run: Run) -> dict:
 def test_deploy_job_runs_what_the_jobs_pushed(pushers, checkout: Path, tmp_path: Path, env: str) -> None:
     """Issue 9 items 2, 3, 8: deploy with Jenkins' defaults (IMAGE_TAG empty) installs the images the build and
     mirror jobs pushed, from the registry the chart pulls from (the modelled registry holds nothing else); prod by
-    digest, after the approval."""
-    run = deploy(pushers, checkout, tmp_path, env)
+    digest, after the approval of a second person. Nobody answers inputs of a dev deploy: it must ask none."""
+    run = deploy(pushers, checkout, tmp_path, env, approver=APPROVER if env == "prod" else None)
     assert run.params == {"ENV": env, "IMAGE_TAG": ""}
     assert_clean(run)
-    assert bool(run.approvals) == (env == "prod"), run.approvals
+    assert run.asked == run.approvals == (["pipeline > approval"] if env == "prod" else []), run.asked
     (make_deploy,) = [c for c in run.calls("make") if c["argv"][0] == "deploy"]
     assert "IMAGES_FILE=reports/images.json" in make_deploy["argv"]
     recorded = json.loads((run.workspace / "reports/images.json").read_text())
@@ -282,3 +298,65 @@ def test_mutation_pushing_elsewhere_than_the_chart_pulls_from_fails_the_deploy(
     pushers["mirror-images"] = mirror.workspace
     run = deploy(pushers, checkout, tmp_path / "d", "dev")
     assert run.failure, "a deploy of images the chart's registry does not hold must fail"
+
+
+# ---- the prod approval: asked only for prod, answered by a second person ---------------------------------------
+
+
+def upgrades(run: Run) -> list[dict]:
+    return [c for c in run.calls("helm") if "upgrade" in c["argv"]]
+
+
+def test_prod_deploy_waits_for_an_approval_nobody_gives(pushers, checkout: Path, tmp_path: Path) -> None:
+    run = deploy(pushers, checkout, tmp_path, "prod", approver=None)
+    assert run.asked == ["pipeline > approval"] and run.approvals == []
+    assert run.failure and "was not answered" in run.failure
+    assert "pipeline > deploy" in run.skipped and not upgrades(run)
+
+
+@pytest.mark.parametrize("who", [STARTER, "admin"])
+def test_prod_deploy_approved_by_whoever_started_it_is_refused(
+    pushers, checkout: Path, tmp_path: Path, who: str
+) -> None:
+    """Four eyes: Jenkins lets the starter approve when they are on the submitter list, and always lets an
+    administrator approve; the pipeline refuses both when the approver started the deploy."""
+    run = deploy(pushers, checkout, tmp_path, "prod", approver=who, started_by=who)
+    assert run.approvals == ["pipeline > approval"], "the realm lets them answer: the pipeline must refuse"
+    assert run.failure and "cannot also approve" in run.failure
+    assert "pipeline > deploy" in run.skipped and not upgrades(run)
+
+
+def test_prod_approval_by_a_user_off_the_submitter_list_is_not_accepted(
+    pushers, checkout: Path, tmp_path: Path
+) -> None:
+    edit = {"jenkins/casc.yaml": ('        - id: "release-manager-2"\n', '        - id: "developer-1"\n')}
+    ws = workspace(tmp_path / "w", edit)
+    use_cluster_world(ws, cluster("prod", registry_holds(list(pushers.values()))))
+    run = rehearse("deploy", ws, params={"ENV": "prod"}, artifacts=pushers, approver="developer-1")
+    assert run.failure and "developer-1 may not answer" in run.failure and not upgrades(run)
+
+
+def test_mutation_approval_without_before_input_stops_every_dev_deploy(pushers, checkout: Path, tmp_path: Path) -> None:
+    """Issue 17 item 1: without `beforeInput true` Declarative asks the input before it evaluates `when`, so a dev
+    deploy waits for "Deploy to prod?" and times out. The same Jenkinsfile with `beforeAgent true` (which does not
+    move `when` before the input) does too."""
+    text = (ROOT / "jenkins/pipelines/deploy.Jenkinsfile").read_text()
+    for replacement in ("", "                beforeAgent true\n"):
+        bad = tmp_path / f"deploy-{len(replacement)}.Jenkinsfile"
+        bad.write_text(text.replace("                beforeInput true\n", replacement))
+        assert bad.read_text() != text
+        run = deploy(pushers, checkout, tmp_path / bad.stem, "dev", path=bad, approver=None)
+        assert run.asked == ["pipeline > approval"], run.asked
+        assert run.failure and "was not answered" in run.failure and not upgrades(run)
+
+
+def test_mutation_submitter_naming_a_group_the_realm_lacks_leaves_only_admins(
+    pushers, checkout: Path, tmp_path: Path
+) -> None:
+    """Issue 17 item 2: `submitter 'release-managers'` names a group; the local realm has none, so a release
+    manager cannot approve (only an administrator could)."""
+    bad = tmp_path / "deploy.Jenkinsfile"
+    text = (ROOT / "jenkins/pipelines/deploy.Jenkinsfile").read_text()
+    bad.write_text(text.replace("submitter 'release-manager-1,release-manager-2'", "submitter 'release-managers'"))
+    run = deploy(pushers, checkout, tmp_path / "w", "prod", path=bad)
+    assert run.failure and f"{APPROVER} may not answer" in run.failure and not upgrades(run)
