@@ -5,6 +5,7 @@ skip. Checked by running pytest on a throw-away suite with the plugin the root c
 from __future__ import annotations
 
 import os
+import runpy
 import subprocess
 import sys
 from pathlib import Path
@@ -66,6 +67,4 @@ def test_skips_fail_only_under_ci(tmp_path: Path, ci: bool) -> None:
 
 
 def test_the_root_conftest_loads_the_plugin() -> None:
-    namespace: dict[str, object] = {}
-    exec((ROOT / "conftest.py").read_text(), namespace)  # noqa: S102 - our own file
-    assert namespace["pytest_plugins"] == ["tests.support.prereq"]
+    assert runpy.run_path(str(ROOT / "conftest.py"))["pytest_plugins"] == ["tests.support.prereq"]
