@@ -1,5 +1,5 @@
-"""Exact verdicts of every catalog rule on every backend, in the unit lane, from the catalog's fixtures (baseline,
-each rule's failing and passing variant, and its near misses: some capabilities dropped, on-failure:6, ...).
+"""Exact verdicts of every catalog rule on every backend, in the unit lane, from the rules' case files (baseline and
+every case of api/inventory/posture/rules/, near misses included: some capabilities dropped, on-failure:6, ...).
 
 - Docker: the inspect answers the real engine gave for each fixture (`docker create` with the fixture's options,
   recorded by tests/integration/test_posture_docker.py, which also checks the recording is current), through the
@@ -50,11 +50,11 @@ def test_near_misses_are_there() -> None:
     """The edges the catalog promises to test: each is a case in the verdict tables above."""
     docker = {c[0]: c for c in DOCKER_CASES}
     pods = {c[0]: c for c in POD_CASES}
-    assert docker["capabilities-not-dropped-near1-fail"][2]["--cap-drop"]  # some dropped, not ALL
-    assert docker["restart-policy-near1-fail"][2]["--restart"] == "on-failure:6"
+    assert docker["capabilities-not-dropped-fail-some-dropped"][2]["--cap-drop"]  # some dropped, not ALL
+    assert docker["restart-policy-fail-on-failure-6"][2]["--restart"] == "on-failure:6"
     assert docker["restart-policy-pass"][2]["--restart"] == "on-failure:5"
     assert docker["host-uts-fail"][2]["--uts"] == "host"
-    assert pods["capabilities-not-dropped-near1-fail"][2]["spec"]["containers"][0]["securityContext"]["capabilities"]
+    assert pods["capabilities-not-dropped-fail-some-dropped"][2]["spec"]["containers"][0]["securityContext"]["capabilities"]
 
 
 def _as_workloads(case: str, pod: dict[str, Any]) -> list[dict[str, Any]]:
