@@ -1,16 +1,16 @@
 """ETags and 304s for the listing and posture answers.
 
-An ETag is a hash of what the answer says (everything but the echoed ``client_ip``), so it is the same in every
-gunicorn worker and every replica that holds the same inventory, and it changes exactly when the inventory
-behind the answer changes. It is weak (``W/``): two clients get the same tag for bodies that differ only in
-their own address. The listing's rendered items and tag are kept per (state version, query): a repeated
-listing costs neither the dict conversion nor the hash.
+An ETag is ``etag_of`` the encoded answer as rendered, without the echoed ``client_ip`` (JSON answers are hashed
+before their own address is appended; SARIF and JUnit carry none): the encoding of the same inventory is the same
+bytes in every gunicorn worker and every replica, so is the tag, and it changes exactly when the answer does.
+It is weak (``W/``): two clients get the same tag for bodies that differ only in their own address. The rendered
+answers and their tags are kept per (state version, query): a repeated request costs neither the encoding nor
+the hash.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -19,9 +19,9 @@ from flask import Response, request
 from .cache import VersionedCache
 
 
-def content_etag(content: Any) -> str:
-    raw = json.dumps(content, separators=(",", ":"), sort_keys=True, default=str).encode()
-    return hashlib.sha256(raw).hexdigest()[:32]
+def etag_of(rendered: bytes) -> str:
+    """The ETag of an answer: the first 32 hex digits of the SHA-256 of its encoded bytes."""
+    return hashlib.sha256(rendered).hexdigest()[:32]
 
 
 def not_modified(etag: str) -> bool:
@@ -57,7 +57,7 @@ class RenderedPages:
 
         def render() -> tuple[bytes, str]:
             raw = self._dumps(build()).encode()
-            return raw[:-1], hashlib.sha256(raw).hexdigest()[:32]
+            return raw[:-1], etag_of(raw)
 
         return self._cache.get(version, ("json", query), render)
 
@@ -66,6 +66,6 @@ class RenderedPages:
 
         def render() -> tuple[bytes, str]:
             raw = build()
-            return raw, hashlib.sha256(raw).hexdigest()[:32]
+            return raw, etag_of(raw)
 
         return self._cache.get(version, ("raw", query), render)

@@ -124,8 +124,15 @@ def test_events_update_the_state_without_a_full_list(live: DockerLiveState, even
 
 def test_an_event_that_changes_nothing_keeps_the_version(live: DockerLiveState, events_backend: EventBackend) -> None:
     before = live.snapshot().version
+    reads = events_backend.calls.get("list_one", 0)
     events_backend.events_q.put(ContainerEvent(events_backend.listing[0]["Id"], "health_status"))
-    assert live.wait_for_change(before, 0.5) == before
+    # Events are applied in order: once the next one (a new container) shows, the first has been applied too.
+    cid = "f" * 64
+    _new_entry(events_backend, cid, "after-the-no-op")
+    events_backend.events_q.put(ContainerEvent(cid, "start"))
+    _wait(lambda: cid in live.snapshot().by_id)
+    assert events_backend.calls["list_one"] == reads + 2  # both events were read back from the engine
+    assert live.snapshot().version == before + 1  # only the new container changed the state
 
 
 def test_broken_stream_marks_unsynced_and_the_resync_catches_up(

@@ -88,7 +88,9 @@ def test_build_job_builds_and_pushes_an_immutable_tag_with_digests(builds, job: 
         assert set(entry) == {"repository", "tag", "digest"}
         assert entry["repository"] == f"{REGISTRY}/{img}" and entry["tag"] == immutable
         assert re.fullmatch(r"sha256:[0-9a-f]{64}", entry["digest"])
-    assert run.triggered == [("runner-job", {"IMAGE_TAG": immutable, "IMAGES": " ".join(images)})]
+    assert run.triggered == [("runner-job", {"IMAGE_TAG": immutable, "IMAGES": " ".join(images)})], (
+        f"runner-job must be triggered with the immutable tag the build pushed ({immutable}): {run.triggered}"
+    )
 
 
 def test_build_of_a_branch_neither_pushes_nor_triggers(checkout: Path, tmp_path: Path) -> None:
@@ -142,7 +144,7 @@ def test_mutation_build_job_passing_the_mutable_tag_is_caught(checkout: Path, tm
     bad.write_text(text.replace("value: env.PUSHED_TAG", "value: ''"))
     run = rehearse("build-flask-api", fresh(checkout, tmp_path), path=bad)
     assert run.triggered[0][1]["IMAGE_TAG"] != tag_of(run.workspace)
-    with pytest.raises(AssertionError):
+    with pytest.raises(AssertionError, match="runner-job must be triggered with the immutable tag the build pushed"):
         test_build_job_builds_and_pushes_an_immutable_tag_with_digests(
             {"build-flask-api": run}, "build-flask-api", ["flask-api", "socket-proxy"]
         )

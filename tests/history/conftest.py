@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 
@@ -14,6 +13,7 @@ from inventory.history import db
 from inventory.service import InventoryService
 
 from tests.support import postgres
+from tests.support.prereq import unavailable
 
 BASE_IMAGE = "debian:bookworm-slim"
 
@@ -22,9 +22,7 @@ BASE_IMAGE = "debian:bookworm-slim"
 def pg() -> Iterator[postgres.PostgresCluster]:
     reason = postgres.available()
     if reason:
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL tests cannot run: {reason}")
-        pytest.skip(f"PostgreSQL tests cannot run here: {reason}")
+        unavailable(f"PostgreSQL tests cannot run here: {reason}")
     with postgres.PostgresCluster() as cluster:
         yield cluster
 

@@ -46,6 +46,13 @@ def wait_for(
         time.sleep(0.1)
 
 
+def api_sees(stack: Stack, name: str, running: bool = False) -> bool:
+    """The API lists a container of this name (running, if asked)."""
+    resp = stack.get("/api/containers", params={"all": "true", "limit": 1000})
+    assert resp.status_code == 200, resp.text
+    return any(name in c["names"] and (c["state"] == "running" or not running) for c in resp.json()["items"])
+
+
 def kinds(rows: list[dict[str, Any]], *wanted: str) -> list[str]:
     return [r["kind"] for r in rows if r["kind"] in wanted]
 
@@ -107,7 +114,14 @@ def test_gap_is_recorded_while_away(stack: Stack, engine_client: docker.DockerCl
     stays.kill()
     goes.remove(force=True)
     new = run_container(engine_client, scratch, f"invtest-gap-new-{tag}")
-    time.sleep(1.0)
+    # The engine's events for these containers have been processed by a live state like the recorder's (the API's):
+    # a running recorder would have recorded them by now. It is stopped: nothing may be there.
+    t = time.monotonic()
+    while not api_sees(stack, new.name, True) or api_sees(stack, goes.name) or api_sees(stack, stays.name, True):
+        assert time.monotonic() - t < DEADLINE, "the API's live state never saw the changes made meanwhile"
+        time.sleep(0.1)
+    recorder.reload()
+    assert recorder.status == "exited"  # really stopped, not merely slow
     assert changes(stack, new.name) == [], "nothing is recorded while the recorder is stopped"
 
     recorder.start()

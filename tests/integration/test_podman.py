@@ -18,11 +18,15 @@ import pytest
 from inventory.app import create_app
 from inventory.config import load_settings
 
+from tests.support.prereq import tool
 from tests.support.stack import docker_bin
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("podman") is None, reason="podman is not installed (apt-get install podman)"
-)
+
+@pytest.fixture(scope="module", autouse=True)
+def _podman() -> None:
+    tool("podman", "tools/apt-packages.txt")
+
+
 BASE = "debian:bookworm-slim"
 
 

@@ -22,6 +22,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.prereq import unavailable
+
 from .conftest import one, pod_spec, render
 
 DOCKER = "/usr/bin/docker" if os.path.exists("/usr/bin/docker") else "docker"
@@ -36,13 +38,18 @@ def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return proc
 
 
-def _image_present(name: str) -> bool:
-    return docker("image", "inspect", f"{REGISTRY}{name}:{TAG}", check=False).returncode == 0
+def _need_image(name: str) -> None:
+    if docker("image", "inspect", f"{REGISTRY}{name}:{TAG}", check=False).returncode != 0:
+        unavailable(f"image {REGISTRY}{name}:{TAG} not built: run `make images`")
 
 
 pytestmark = pytest.mark.docker
-if subprocess.run([DOCKER, "info"], capture_output=True, timeout=30).returncode != 0:
-    pytestmark = [pytest.mark.docker, pytest.mark.skip(reason="Docker engine not reachable")]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _engine() -> None:
+    if subprocess.run([DOCKER, "info"], capture_output=True, timeout=30).returncode != 0:
+        unavailable("Docker engine not reachable")
 
 
 def _bytes(quantity: str) -> int:
@@ -144,8 +151,7 @@ def _token_flags(container: dict[str, Any], tmp_path) -> tuple[list[str], str]:
 
 
 def _start_api(prod, prefix: str, names: list[str], alias: str, tmp_path) -> str:
-    if not _image_present("flask-api"):
-        pytest.skip(reason=f"image {REGISTRY}flask-api:{TAG} not built: run `make images`")
+    _need_image("flask-api")
     spec = pod_spec(one(prod, "Deployment", "flask-api"))
     container = spec["containers"][0]
     name = f"{prefix}-api"
@@ -176,8 +182,7 @@ def test_flask_api_runs_under_the_prod_pod_security_context(prod, sandbox):
     prefix, names = sandbox
     spec = pod_spec(one(prod, "Deployment", "flask-api"))
     container = spec["containers"][0]
-    if not _image_present("flask-api"):
-        pytest.skip(reason=f"image {REGISTRY}flask-api:{TAG} not built: run `make images`")
+    _need_image("flask-api")
     name = f"{prefix}-api-solo"
     names.append(name)
     port = container["ports"][0]["containerPort"]
@@ -213,8 +218,7 @@ def test_flask_api_runs_under_the_prod_pod_security_context(prod, sandbox):
 
 def test_nginx_proxy_runs_under_the_prod_pod_security_context(prod, sandbox, tmp_path):
     prefix, names = sandbox
-    if not _image_present("nginx-proxy"):
-        pytest.skip(reason=f"image {REGISTRY}nginx-proxy:{TAG} not built: run `make images`")
+    _need_image("nginx-proxy")
     spec = pod_spec(one(prod, "Deployment", "nginx-proxy"))
     container = next(c for c in spec["containers"] if c["name"] == "nginx-proxy")
     upstream = next(e["value"] for e in container["env"] if e["name"] == "API_UPSTREAM")

@@ -110,7 +110,8 @@ def check_app_release(r: Result, env: str, context: str) -> dict[str, Any]:
     up = inventory_upgrade(r)
     release = up.extra["release"]
     assert release["namespace"] == "container-inventory"
-    assert release["values"] == [str(r.root / CHART.relative_to(ROOT) / f"values-{env}.yaml")], release["values"]
+    wanted = [str(r.root / CHART.relative_to(ROOT) / f"values-{env}.yaml")]
+    assert release["values"] == wanted, f"helm upgrade must get values-{env}.yaml, got {release['values']}"
     assert release["atomic"] and release["wait"], "helm upgrade must be --atomic --wait"
     check_namespaces_before_use(r)
     tested = [c for c in r.by("helm") if c.startswith("--kube-context", context, "test") or c.argv[:1] == ["test"]]
@@ -123,8 +124,8 @@ def check_minikube_first_run(r: Result) -> None:
     check_app_release(r, "minikube", PROFILE)
     (start,) = [c for c in r.by("minikube") if "start" in c.argv]
     size = _values("minikube")["minikube"]
-    assert start.extra["profile"]["cpus"] == str(size["cpus"]), start.extra
-    assert start.extra["profile"]["memory"] == str(size["memory"]), start.extra
+    assert start.extra["profile"]["cpus"] == str(size["cpus"]), f"minikube profile CPUs not as values: {start.extra}"
+    assert start.extra["profile"]["memory"] == str(size["memory"]), f"minikube memory not as values: {start.extra}"
     assert start.extra["profile"]["cni"] == "calico", "NetworkPolicies need an enforcing CNI"
     built = {t for c in r.by("docker") if c.argv[:1] == ["build"] for t in c.extra["tags"]}
     assert f"flask-api:{VERSION}" in built and f"nginx-proxy:{VERSION}" in built, built
@@ -328,12 +329,14 @@ def test_images_pushed_elsewhere_are_refused(tmp_path):
 
 # --- mutation checks: a broken copy of the scripts makes the rehearsal fail -----------------------------------
 
-MUTATIONS: dict[str, tuple[list[tuple[str, str, str]], Callable[[Path, Path], None]]] = {}
+# name -> (edits, check, match): the check must fail with an AssertionError matching `match` (the failure the
+# mutation causes, not any assertion: one from a broken setup would make every mutation "caught").
+MUTATIONS: dict[str, tuple[list[tuple[str, str, str]], Callable[[Path, Path], None], str]] = {}
 
 
-def mutation(name: str, *edits: tuple[str, str, str]) -> Callable[[Callable[[Path, Path], None]], None]:
+def mutation(name: str, *edits: tuple[str, str, str], match: str) -> Callable[[Callable[[Path, Path], None]], None]:
     def register(check: Callable[[Path, Path], None]) -> None:
-        MUTATIONS[name] = (list(edits), check)
+        MUTATIONS[name] = (list(edits), check, match)
 
     return register
 
@@ -347,6 +350,7 @@ def mutation(name: str, *edits: tuple[str, str, str]) -> Callable[[Callable[[Pat
         '--image-tag) IMAGE_TAG_ARG="$(value_of "$1" $# "${2-}")"',
         '--image-tag) IMAGE_TAG_ARG="${2:-}"',
     ),
+    match=r"--- stdout\n\s*==> deploy ENV=dev\n\s*\n\s*--- stderr\n\s*make: \*\*\* \[\S+: deploy\] Error 1",
 )
 def _swallow(tmp: Path, root: Path) -> None:
     check_app_only_deploy(jenkins_dev_deploy(tmp, root))
@@ -361,6 +365,7 @@ def _swallow(tmp: Path, root: Path) -> None:
         'prometheus-community/kube-prometheus-stack --version "$KUBE_PROMETHEUS_STACK_VERSION" --namespace monitoring '
         "--create-namespace --atomic --wait --timeout 15m",
     ),
+    match="hostPort 9100 is used by release monitoring/kube-prometheus-stack",
 )
 def _second_kps(tmp: Path, root: Path) -> None:
     r = platform_then_monitoring(tmp, root)
@@ -371,6 +376,7 @@ def _second_kps(tmp: Path, root: Path) -> None:
 @mutation(
     "kube-prometheus-stack-without-our-values",
     ("deploy/monitoring/scripts/monitoring-up.sh", '"${VALUES[@]}" --atomic', "--atomic"),
+    match="our kps values on every install",
 )
 def _chart_defaults(tmp: Path, root: Path) -> None:
     check_minikube_first_run(minikube_up(tmp, root))
@@ -383,6 +389,7 @@ def _chart_defaults(tmp: Path, root: Path) -> None:
         "  prometheusRelease: kps\n",
         "  prometheusRelease: kube-prometheus-stack\n",
     ),
+    match=r"not selected by \{'matchLabels': \{'release': 'kps'\}\}",
 )
 def _release_label(tmp: Path, root: Path) -> None:
     check_minikube_first_run(minikube_up(tmp, root))
@@ -391,6 +398,7 @@ def _release_label(tmp: Path, root: Path) -> None:
 @mutation(
     "kube-prometheus-stack-installed-under-another-release-name",
     ("deploy/scripts/lib.sh", "\nKPS_RELEASE=kps\n", "\nKPS_RELEASE=prometheus\n"),
+    match=r"not selected by \{'matchLabels': \{'release': 'prometheus'\}\}",
 )
 def _release_name(tmp: Path, root: Path) -> None:
     check_prometheus_selects_our_monitors(platform_then_monitoring(tmp, root), "dev")
@@ -403,6 +411,7 @@ def _release_name(tmp: Path, root: Path) -> None:
         "    ruleSelectorNilUsesHelmValues: false\n",
         "    ruleSelectorNilUsesHelmValues: false\n    ruleSelector: {matchLabels: {team: platform}}\n",
     ),
+    match=r"not selected by \{'matchLabels': \{'team': 'platform'\}\}",
 )
 def _rule_selector(tmp: Path, root: Path) -> None:
     check_minikube_first_run(minikube_up(tmp, root))
@@ -411,6 +420,7 @@ def _rule_selector(tmp: Path, root: Path) -> None:
 @mutation(
     "images-not-loaded-into-minikube",
     ("deploy/scripts/deploy.sh", 'run minikube --profile "$PROFILE" image load "$image"', "true"),
+    match="ErrImageNeverPull",
 )
 def _no_load(tmp: Path, root: Path) -> None:
     check_minikube_first_run(minikube_up(tmp, root))
@@ -419,12 +429,17 @@ def _no_load(tmp: Path, root: Path) -> None:
 @mutation(
     "namespace-not-created",
     ("deploy/scripts/deploy.sh", 'run "${KUBECTL[@]}" apply -f "$RENDER_DIR/namespace.yaml"', "true"),
+    match=r'failed to create: namespaces "\S+" not found',
 )
 def _no_namespace(tmp: Path, root: Path) -> None:
     check_app_only_deploy(jenkins_dev_deploy(tmp, root))
 
 
-@mutation("operators-upgraded-by-default", ("deploy/scripts/deploy.sh", "\nPLATFORM=0\n", "\nPLATFORM=1\n"))
+@mutation(
+    "operators-upgraded-by-default",
+    ("deploy/scripts/deploy.sh", "\nPLATFORM=0\n", "\nPLATFORM=1\n"),
+    match="an app deploy upgraded cluster-wide operators",
+)
 def _platform_default(tmp: Path, root: Path) -> None:
     check_app_only_deploy(jenkins_dev_deploy(tmp, root))
 
@@ -432,17 +447,26 @@ def _platform_default(tmp: Path, root: Path) -> None:
 @mutation(
     "prod-without-confirmation",
     ("deploy/scripts/deploy.sh", '[ "$ENV_NAME" = prod ] && [ "$CONFIRM_PROD" != 1 ]', "false"),
+    match="error: prod deploys only by digest",
 )
 def _no_confirm(tmp: Path, root: Path) -> None:
     check_refused_before_any_cluster_call(prod(tmp, root=root), "refusing to deploy to prod without --confirm-prod")
 
 
-@mutation("prod-without-digests", ("deploy/scripts/deploy.sh", 'elif [ "$ENV_NAME" = prod ]; then', "elif false; then"))
+@mutation(
+    "prod-without-digests",
+    ("deploy/scripts/deploy.sh", 'elif [ "$ENV_NAME" = prod ]; then', "elif false; then"),
+    match="requireImageDigests: no digest for",
+)
 def _no_digest(tmp: Path, root: Path) -> None:
     check_refused_before_any_cluster_call(prod(tmp, "CONFIRM_PROD=yes", root=root), "prod deploys only by digest")
 
 
-@mutation("minikube-profile-too-small", ("deploy/scripts/minikube-up.sh", '--cpus "$MINIKUBE_CPUS"', "--cpus 2"))
+@mutation(
+    "minikube-profile-too-small",
+    ("deploy/scripts/minikube-up.sh", '--cpus "$MINIKUBE_CPUS"', "--cpus 2"),
+    match="minikube profile CPUs not as values",
+)
 def _small(tmp: Path, root: Path) -> None:
     check_minikube_first_run(minikube_up(tmp, root))
 
@@ -450,6 +474,7 @@ def _small(tmp: Path, root: Path) -> None:
 @mutation(
     "env-values-file-not-passed",
     ("deploy/scripts/deploy.sh", '  -f "$VALUES" --set namespace.create=false', "  --set namespace.create=false"),
+    match="helm upgrade must get values-dev.yaml",
 )
 def _no_values(tmp: Path, root: Path) -> None:
     check_app_only_deploy(jenkins_dev_deploy(tmp, root))
@@ -457,14 +482,14 @@ def _no_values(tmp: Path, root: Path) -> None:
 
 @pytest.mark.parametrize("name", list(MUTATIONS))
 def test_mutation_makes_the_rehearsal_fail(tmp_path, name):
-    edits, check = MUTATIONS[name]
+    edits, check, match = MUTATIONS[name]
     root = copy_tree(tmp_path / "repo")
     for rel, old, new in edits:
         path = root / rel
         text = path.read_text()
         assert text.count(old) == 1, f"mutation {name}: {old!r} not found once in {rel} (update the mutation)"
         path.write_text(text.replace(old, new))
-    with pytest.raises(AssertionError):
+    with pytest.raises(AssertionError, match=match):
         check(tmp_path / "world", root)
 
 

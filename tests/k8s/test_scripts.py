@@ -7,11 +7,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.support.prereq import tool
 
 from .conftest import CHART, ROOT, run
 
@@ -45,9 +46,8 @@ def _images_file(path: Path) -> Path:
     return path
 
 
-@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck not installed (tools/apt-packages.txt)")
 def test_shellcheck_clean():
-    run(["shellcheck", "-x", *map(str, ALL_SCRIPTS)])
+    run([tool("shellcheck"), "-x", *map(str, ALL_SCRIPTS)])
 
 
 def test_one_shell_library_and_one_pin_file():

@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.support.prereq import unavailable
+
 from .support import ROOT, Prometheus, free_port
 
 
@@ -127,7 +129,7 @@ def _override(tmp: Path, token_file: Path, env_canary: str) -> Path:
 @pytest.fixture(scope="session")
 def obs_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ObsStack]:
     if not os.path.exists("/var/run/docker.sock"):
-        pytest.skip(reason="no Docker engine on this machine")
+        unavailable("no Docker engine on this machine")
     import docker
 
     from tests.support.stack import Stack, image_tag

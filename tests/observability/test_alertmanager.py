@@ -4,7 +4,6 @@ to a local receiver with the real routing tree and inhibition rule."""
 from __future__ import annotations
 
 import subprocess
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -105,13 +104,16 @@ def test_real_alertmanager_routes_and_inhibits(tmp_path: Path) -> None:
                 [
                     _alert("InventoryBackendUnreachable", "critical", "inv"),
                     _alert("NginxUpstreamErrors", "warning", "inv"),  # inhibited by the critical one
-                    _alert("InventoryHighPostureFinding", "warning", "other"),  # different namespace: delivered
                 ],
             )
+            wait_until(lambda: len(http_json(f"{am.url}/api/v2/alerts")) == 2, 30, "both alerts received")
+            # Then a warning of another namespace, routed like the inhibited one (team chat, same group_wait) but
+            # in a group made later: once its notification is here, the inhibited alert's group has been flushed
+            # too, so a wrongly routed or un-inhibited notification would be here as well.
+            http_json(f"{am.url}/api/v2/alerts", [_alert("InventoryHighPostureFinding", "warning", "other")])
             oncall = wait_until(lambda: rec.received("/slack/oncall"), 30, "on-call chat notification")
             pager = wait_until(lambda: rec.received("/pagerduty"), 30, "pager notification")
             team = wait_until(lambda: rec.received("/slack/team"), 30, "team chat notification")
-            time.sleep(3)  # leave time for a wrongly routed or un-inhibited notification to arrive
 
             alerts = {a["labels"]["alertname"]: a for a in http_json(f"{am.url}/api/v2/alerts")}
             assert alerts["NginxUpstreamErrors"]["status"]["state"] == "suppressed"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -13,10 +12,19 @@ import yaml
 from invops import config
 
 from tests.ops.conftest import invops
+from tests.support import prereq
 
 FIXTURE = Path(__file__).parent / "fixtures" / "namespace-objects.json"
 SERVER_FIELDS = ("uid", "resourceVersion", "managedFields", "creationTimestamp", "generation", "ownerReferences")
-needs_age = pytest.mark.skipif(not shutil.which("age"), reason="age not installed (tools/apt-packages.txt)")
+
+
+@pytest.fixture
+def age() -> None:
+    prereq.tool("age")
+    prereq.tool("age-keygen")
+
+
+needs_age = pytest.mark.usefixtures("age")
 
 
 @pytest.fixture

@@ -12,11 +12,13 @@ from pathlib import Path
 import pytest
 
 from tests.ops.conftest import free_port, invops
+from tests.support.prereq import tool
 
-pytestmark = pytest.mark.skipif(
-    not (shutil.which("etcd") and shutil.which("etcdctl") and shutil.which("openssl")),
-    reason="etcd-server/etcd-client/openssl not installed (tools/apt-packages.txt)",
-)
+
+@pytest.fixture(scope="module", autouse=True)
+def _etcd_tools() -> None:
+    for name in ("etcd", "etcdctl", "openssl"):
+        tool(name, "etcd-server/etcd-client/openssl: tools/apt-packages.txt")
 
 
 def _openssl(*args: str, cwd: Path) -> None:

@@ -20,7 +20,8 @@ TOOLS = {"kubectl": "kubectl.py", "helm": "helm.py", "minikube": "local.py minik
 # Variables a caller's environment may carry that the scenarios set themselves (or leave unset on purpose).
 SCENARIO_VARS = ("IMAGE_TAG", "ENV", "CONFIRM_PROD", "IMAGES_FILE", "PLATFORM", "KUBE_CONTEXT", "REGISTRY", "ARGS")
 # Copied for a mutation run (the rest of the repository is not read by these targets).
-TREE = ("Makefile", "VERSION", "mk", "deploy", "scripts", "tools", "jenkins")
+# What the targets read; api/pyproject.toml and api/setup.py are prerequisites of the venv stamp (`make venv`).
+TREE = ("Makefile", "VERSION", "mk", "deploy", "scripts", "tools", "jenkins", "api/pyproject.toml", "api/setup.py")
 
 
 @dataclass
@@ -71,6 +72,7 @@ def copy_tree(dest: Path) -> Path:
         if src.is_dir():
             shutil.copytree(src, dest / name, symlinks=True)
         else:
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest / name)
     for venv in (".venv",):
         if (ROOT / venv).exists():
@@ -113,7 +115,11 @@ class Rehearsal:
         return env
 
     def make(self, *args: str, env: dict[str, str] | None = None, timeout: int = 120) -> Result:
-        return self.run(["make", "--no-print-directory", "-C", str(self.root), *args], env=env, timeout=timeout)
+        env = env or self.env()
+        # PATH on make's command line: the Makefile's `export PATH := $(VENV)/bin:$(PATH)` would otherwise put the
+        # venv's real kubectl and helm ahead of the stand-ins.
+        cmd = ["make", "--no-print-directory", "-C", str(self.root), f"PATH={env['PATH']}", *args]
+        return self.run(cmd, env=env, timeout=timeout)
 
     def run(self, cmd: list[str], env: dict[str, str] | None = None, timeout: int = 120) -> Result:
         proc = subprocess.run(
