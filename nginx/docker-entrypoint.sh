@@ -20,6 +20,18 @@ location /_bench/ {
 }
 CONF
 fi
+# REAL_IP_FROM: CIDRs (space or comma separated) of the ingress controllers whose X-Forwarded-For is trusted.
+: > /tmp/nginx/real-ip.conf
+for cidr in $(printf '%s' "${REAL_IP_FROM:-}" | tr ',' ' '); do
+  if ! printf '%s' "$cidr" | grep -Eq '^([0-9]{1,3}\.){3}[0-9]{1,3}(/[0-9]{1,2})?$|^[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*(/[0-9]{1,3})?$'; then
+    echo "error: REAL_IP_FROM: '$cidr' is not an IPv4/IPv6 address or CIDR" >&2
+    exit 2
+  fi
+  printf 'set_real_ip_from %s;\n' "$cidr" >> /tmp/nginx/real-ip.conf
+done
+if [ -s /tmp/nginx/real-ip.conf ]; then
+  printf 'real_ip_header X-Forwarded-For;\nreal_ip_recursive on;\n' >> /tmp/nginx/real-ip.conf
+fi
 # shellcheck disable=SC2016 # literal ${VAR} names: envsubst substitutes only these
 envsubst '${API_UPSTREAM} ${RATE_LIMIT} ${RATE_BURST} ${CONN_LIMIT} ${LOGIN_RATE_LIMIT} ${LOGIN_RATE_BURST}' \
   < /etc/nginx/nginx.conf.template > /tmp/nginx/nginx.conf
