@@ -11,7 +11,9 @@
 IMAGE_REGISTRY := $(shell sed -n 's/^imageRegistry: *//p' $(ROOT)/deploy/helm/container-inventory/values.yaml)
 # deploy variables: IMAGE_TAG (empty = VERSION), IMAGES_FILE=reports/images.json (make push; prod requires it),
 #   PLATFORM=yes (also install/upgrade the cluster-wide operators), SKIP_POLICIES=yes (leave the cluster-scoped
-#   admission policies to a cluster admin), CONFIRM_PROD=yes, KUBE_CONTEXT=<name>.
+#   admission policies to a cluster admin), CONFIRM_PROD=yes, KUBE_CONTEXT=<name>, VALUES=a.yaml,b.yaml (extra
+#   values files after values-$(ENV).yaml, in the pre-render and the upgrade), API_SERVER_CIDRS=cidr,cidr|values,
+#   CILIUM=yes, SKIP_NAMESPACES=yes (namespace-scoped deployer: the Namespace objects are an admin's).
 # kubectl/helm: the caller's PATH first (the stand-ins of the rehearsal, your own tools), then .venv/k8s/bin (apart from .venv/bin, which the Makefile puts first on PATH).
 K8S_VENV    := $(VENV)
 K8S_BIN     := $(K8S_VENV)/k8s/bin
@@ -21,10 +23,18 @@ IMAGES_FILE ?=
 PLATFORM    ?=
 SKIP_POLICIES ?=
 KUBE_CONTEXT ?=
+VALUES      ?=
+API_SERVER_CIDRS ?=
+CILIUM      ?=
+SKIP_NAMESPACES ?=
+k8s_comma   := ,
 # --image-tag=VALUE in one word: an empty IMAGE_TAG (Jenkins passes empty parameters) can never swallow the next flag.
 DEPLOY_ARGS = --env $(ENV) --image-tag=$(IMAGE_TAG) $(if $(IMAGES_FILE),--images-file $(IMAGES_FILE)) \
   $(if $(filter yes,$(CONFIRM_PROD)),--confirm-prod) $(if $(filter yes,$(PLATFORM)),--platform) \
-  $(if $(filter yes,$(SKIP_POLICIES)),--skip-policies) $(if $(KUBE_CONTEXT),--context $(KUBE_CONTEXT))
+  $(if $(filter yes,$(SKIP_POLICIES)),--skip-policies) $(if $(KUBE_CONTEXT),--context $(KUBE_CONTEXT)) \
+  $(foreach f,$(subst $(k8s_comma), ,$(VALUES)),--values $(f)) \
+  $(if $(API_SERVER_CIDRS),--api-server-cidrs=$(API_SERVER_CIDRS)) $(if $(filter yes,$(CILIUM)),--cilium) \
+  $(if $(filter yes,$(SKIP_NAMESPACES)),--skip-namespaces)
 K8S_PATH    = PATH="$$PATH:$(K8S_BIN)"
 
 .PHONY: k8s-tools helm-lint test-k8s lint-k8s policies minikube-up minikube-up-dry-run deploy deploy-dry-run
@@ -65,7 +75,7 @@ minikube-up-dry-run: ## print every command minikube-up would run
 
 # ENV=minikube deploys the images built here, so it builds them first (deploy.sh loads them into minikube);
 # a dry run (DRY_RUN=1) builds nothing.
-deploy: k8s-tools $(if $(filter minikube,$(ENV)),$(if $(filter 1,$(DRY_RUN)),,images)) ## deploy: make deploy ENV=dev|prod|minikube [PLATFORM=yes] [IMAGES_FILE=...] [CONFIRM_PROD=yes]
+deploy: k8s-tools $(if $(filter minikube,$(ENV)),$(if $(filter 1,$(DRY_RUN)),,images)) ## deploy: make deploy ENV=dev|prod|minikube [PLATFORM=yes] [IMAGES_FILE=...] [CONFIRM_PROD=yes] [VALUES=a.yaml,b.yaml]
 	@echo "==> deploy ENV=$(ENV)"
 	@$(K8S_PATH) bash deploy/scripts/deploy.sh $(DEPLOY_ARGS)
 

@@ -2,7 +2,8 @@
 # Deploy container-inventory to a cluster: the current kube context, or --context (minikube: the profile's).
 #   deploy.sh --env dev|prod|minikube [--dry-run] [--confirm-prod] [--context NAME] [--namespace NS]
 #             [--release NAME] [--image-tag TAG] [--images-file FILE] [--platform] [--skip-policies]
-#             [--minikube-profile NAME] [-- extra helm args]
+#             [--minikube-profile NAME] [--values FILE]... [--api-server-cidrs CIDRS|values] [--cilium]
+#             [--skip-namespaces] [-- extra helm args]
 #   --image-tag TAG     tag of flask-api and nginx-proxy; empty or absent: the VERSION file
 #   --images-file FILE  reports/images.json (make push / make images-json): tag and digest per image, handed to
 #                       the chart (pushedImages). prod deploys only by digest, so prod requires it; minikube runs
@@ -11,8 +12,14 @@
 #                       deploy/monitoring/scripts/monitoring-up.sh, the one release) and Kyverno. Off by default:
 #                       an app deploy on a shared cluster never upgrades operators (cluster-admin) unless asked
 #   --skip-policies     do not apply the cluster-scoped admission policies (they need cluster-admin rights)
-# Steps: render the chart here (nothing reaches the cluster if it does not render), [platform], admission
-# policies, namespaces, the API token Secret must exist (auth.mode secret), [minikube: load the local images],
+#   --skip-namespaces   do not apply the Namespace objects (cluster-scoped); they must exist, labelled by an admin
+#   --values FILE       extra values file after values-ENV.yaml (repeatable), in the render and in the upgrade
+#   --api-server-cidrs  the API server's CIDRs for the egress NetworkPolicy (comma separated; managed clusters
+#                       rotate the endpoint IPs), or `values` (keep the values files'); without it, and without
+#                       --cilium, they are read from `kubectl get endpoints kubernetes -n default`
+#   --cilium            the CNI is Cilium: the API server is allowed by entity (CiliumNetworkPolicy kube-apiserver)
+# Steps: render the chart here (nothing reaches the cluster if it does not render), preflight (every right the
+# run needs, pull secrets, Vault; nothing is applied if it fails), [platform], admission policies, namespaces, the API token Secret must exist (auth.mode secret), [minikube: load the local images],
 # helm upgrade --install --atomic --wait, helm test. --dry-run prints every command and runs none.
 set -euo pipefail
 # shellcheck disable=SC1091  # the one shell library, next to this script
@@ -29,6 +36,10 @@ IMAGE_TAG_ARG=""
 IMAGES_FILE=""
 PROFILE="container-inventory"
 HELM_EXTRA=()
+EXTRA_VALUES=()
+API_SERVER_CIDRS=""
+CILIUM=0
+SKIP_NAMESPACES=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --env) ENV_NAME="$(value_of "$1" $# "${2-}")"; shift 2 ;;
@@ -47,7 +58,13 @@ while [ $# -gt 0 ]; do
     --skip-policies) SKIP_POLICIES=1; shift ;;
     --minikube-profile) PROFILE="$(value_of "$1" $# "${2-}")"; shift 2 ;;
     --) shift; HELM_EXTRA=("$@"); break ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    --skip-namespaces) SKIP_NAMESPACES=1; shift ;;
+    --values) EXTRA_VALUES+=("$(value_of "$1" $# "${2-}")"); shift 2 ;;
+    --values=*) EXTRA_VALUES+=("${1#*=}"); shift ;;
+    --api-server-cidrs) API_SERVER_CIDRS="$(value_of "$1" $# "${2-}")"; shift 2 ;;
+    --api-server-cidrs=*) API_SERVER_CIDRS="${1#*=}"; shift ;;
+    --cilium) CILIUM=1; shift ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
     *) die "unknown argument: $1 (see --help)" ;;
   esac
 done
@@ -70,6 +87,19 @@ fi
   || die "invalid image tag '$IMAGE_TAG_ARG' (letters, digits, _ . -, at most 128, not starting with . or -)"
 VALUES="$CHART/values-$ENV_NAME.yaml"
 [ -f "$VALUES" ] || die "values file not found: $VALUES"
+# Every values file, in order: the environment's, then --values (the pre-render, the namespaces and the upgrade
+# all use exactly these).
+VALUE_ARGS=(-f "$VALUES")
+for file in "${EXTRA_VALUES[@]}"; do
+  { [ -f "$file" ] && [ -r "$file" ]; } || die "values file not readable: $file"
+  VALUE_ARGS+=(-f "$file")
+done
+RENDER_APIS=()
+if [ -n "$API_SERVER_CIDRS" ] && [ "$API_SERVER_CIDRS" != values ]; then
+  for cidr in ${API_SERVER_CIDRS//,/ }; do
+    valid_cidr "$cidr" || die "--api-server-cidrs: '$cidr' is not a CIDR (e.g. 10.0.0.0/28,10.96.0.1/32), nor 'values'"
+  done
+fi
 
 # Images: one registry (the chart's imageRegistry); --image-tag sets imageTag; --images-file hands the chart the
 # tags and digests `make push` recorded (pushedImages), and the chart refuses a repository it does not pull from
@@ -84,6 +114,13 @@ if [ -n "$IMAGES_FILE" ]; then
   SETS+=(--set-file "pushedImages=$IMAGES_FILE")
 elif [ "$ENV_NAME" = prod ]; then
   die "prod deploys only by digest: pass --images-file reports/images.json from make push (make deploy ENV=prod CONFIRM_PROD=yes IMAGES_FILE=reports/images.json)"
+fi
+if [ -n "$API_SERVER_CIDRS" ] && [ "$API_SERVER_CIDRS" != values ]; then
+  SETS+=(--set "api.apiServer.cidrs={$API_SERVER_CIDRS}")
+fi
+if [ "$CILIUM" = 1 ]; then
+  SETS+=(--set api.apiServer.cilium=true)
+  RENDER_APIS=(--api-versions cilium.io/v2/CiliumNetworkPolicy)  # the preflight checks the cluster serves it
 fi
 
 need helm kubectl
@@ -106,9 +143,13 @@ trap 'rm -rf "$RENDER_DIR"' EXIT
 
 echo "==> deploy $RELEASE to namespace $NAMESPACE (env $ENV_NAME, context ${CONTEXT:-current})$([ "$DRY_RUN" = 1 ] && echo ' [dry run]')"
 echo "==> render the chart here first, with this deploy's values (nothing reaches the cluster if it does not render)"
-run_to "$RENDER_DIR/chart.yaml" helm template "$RELEASE" "$CHART" --namespace "$NAMESPACE" -f "$VALUES" "${SETS[@]}" \
-  || die "the chart does not render with values-$ENV_NAME.yaml and these settings (helm's message above)"
+run_to "$RENDER_DIR/chart.yaml" helm template "$RELEASE" "$CHART" --namespace "$NAMESPACE" "${VALUE_ARGS[@]}" \
+  "${SETS[@]}" "${RENDER_APIS[@]}" || die "the chart does not render with values-$ENV_NAME.yaml and these settings (helm's message above)"
 run "${KUBECTL[@]}" version || die "cannot reach the cluster of context ${CONTEXT:-current} (kubectl version failed)"
+# A down aggregated API (metrics-server starting) makes api-resources exit 1 after listing the rest.
+run_to "$RENDER_DIR/api-resources.txt" "${KUBECTL[@]}" api-resources -o name \
+  || note "kubectl api-resources reported errors (an aggregated API down?); using the resources it listed"
+preflight
 
 if [ "$PLATFORM" = 1 ]; then
   echo "==> platform (cluster-wide): KEDA $KEDA_CHART_VERSION, kube-prometheus-stack $KUBE_PROMETHEUS_STACK_VERSION, Kyverno $KYVERNO_CHART_VERSION"
@@ -132,9 +173,6 @@ echo "==> admission policies (native ValidatingAdmissionPolicy and Kyverno, same
 if [ "$SKIP_POLICIES" = 1 ]; then
   note "--skip-policies: admission policies not applied (a cluster admin applies deploy/policies/generated/)"
 else
-  # A down aggregated API (metrics-server starting) makes api-resources exit 1 after listing the rest.
-  run_to "$RENDER_DIR/api-resources.txt" "${KUBECTL[@]}" api-resources -o name \
-    || note "kubectl api-resources reported errors (an aggregated API down?); using the resources it listed"
   applied=0
   if [ "$DRY_RUN" = 1 ] || grep -qx 'validatingadmissionpolicies.admissionregistration.k8s.io' "$RENDER_DIR/api-resources.txt"; then
     run "${KUBECTL[@]}" apply -f "$DEPLOY_DIR/policies/generated/validating-admission-policy.yaml"
@@ -154,7 +192,9 @@ else
 fi
 
 echo "==> API server endpoints for the flask-api egress NetworkPolicy"
-if [ "$DRY_RUN" = 1 ]; then
+if [ "$CILIUM" = 1 ] || [ -n "$API_SERVER_CIDRS" ]; then
+  note "API server endpoints not read: $([ "$CILIUM" = 1 ] && echo 'Cilium entity kube-apiserver' || echo "--api-server-cidrs $API_SERVER_CIDRS")"
+elif [ "$DRY_RUN" = 1 ]; then
   run "${KUBECTL[@]}" get endpoints kubernetes -n default -o 'jsonpath={.subsets[*].addresses[*].ip}'
 else
   ips="$("${KUBECTL[@]}" get endpoints kubernetes -n default -o 'jsonpath={.subsets[*].addresses[*].ip}')"
@@ -169,9 +209,13 @@ else
 fi
 
 echo "==> namespaces: $NAMESPACE (Pod Security Admission + admission-policy labels, rendered from the chart)"
-run_to "$RENDER_DIR/namespace.yaml" "${HELM[@]}" template "$RELEASE" "$CHART" --namespace "$NAMESPACE" -f "$VALUES" \
-  "${SETS[@]}" --set namespace.create=true --show-only templates/namespace.yaml
-run "${KUBECTL[@]}" apply -f "$RENDER_DIR/namespace.yaml"
+if [ "$SKIP_NAMESPACES" = 1 ]; then
+  note "--skip-namespaces: Namespace objects not applied (a cluster admin applies: helm template ... --set namespace.create=true --show-only templates/namespace.yaml)"
+else
+  run_to "$RENDER_DIR/namespace.yaml" "${HELM[@]}" template "$RELEASE" "$CHART" --namespace "$NAMESPACE" \
+    "${VALUE_ARGS[@]}" "${SETS[@]}" "${RENDER_APIS[@]}" --set namespace.create=true --show-only templates/namespace.yaml
+  run "${KUBECTL[@]}" apply -f "$RENDER_DIR/namespace.yaml"
+fi
 
 if [ "$ENV_NAME" = minikube ]; then
   echo "==> images built here, loaded into minikube profile $PROFILE (imagePullPolicy Never)"
@@ -196,7 +240,8 @@ fi
 
 # auth.mode secret: the token Secret is created out of band (never from git). Without it the API pods cannot
 # start and --atomic rolls back after the whole timeout, so check it first.
-auth_mode="$(sed -n '/^auth:/,/^[^ ]/s/^  mode: *//p' "$VALUES" "$CHART/values.yaml" | head -n 1)"
+precedence=("$CHART/values.yaml" "$VALUES" "${EXTRA_VALUES[@]}")  # the last file that sets auth.mode wins
+auth_mode="$(sed -n '/^auth:/,/^[^ ]/s/^  mode: *//p' "${precedence[@]}" | tail -n 1)"
 if [ "$DRY_RUN" != 1 ] && [ "$auth_mode" = secret ]; then
   token_secret="$(awk '/^ *secret: *$/ { getline; if ($1 == "secretName:") print $2 }' "$RENDER_DIR/chart.yaml" | head -n 1)"
   if [ -n "$token_secret" ] && ! grep -q "^kind: Secret" "$RENDER_DIR/chart.yaml" \
@@ -205,9 +250,9 @@ if [ "$DRY_RUN" != 1 ] && [ "$auth_mode" = secret ]; then
   fi
 fi
 
-echo "==> release $RELEASE: chart $CHART with $(basename "$VALUES")"
+echo "==> release $RELEASE: chart $CHART with $(basename "$VALUES")${EXTRA_VALUES[*]:+ and ${EXTRA_VALUES[*]}}"
 run "${HELM[@]}" upgrade --install "$RELEASE" "$CHART" --namespace "$NAMESPACE" \
-  -f "$VALUES" --set namespace.create=false "${SETS[@]}" "${HELM_EXTRA[@]}" --atomic --wait --timeout 10m
+  "${VALUE_ARGS[@]}" --set namespace.create=false "${SETS[@]}" "${HELM_EXTRA[@]}" --atomic --wait --timeout 10m
 run "${HELM[@]}" test "$RELEASE" --namespace "$NAMESPACE" --logs --timeout 5m
 run "${HELM[@]}" status "$RELEASE" --namespace "$NAMESPACE"
 echo "==> reach the API: kubectl ${CONTEXT:+--context $CONTEXT }-n $NAMESPACE port-forward svc/$RELEASE-container-inventory-nginx-proxy 8080:80"

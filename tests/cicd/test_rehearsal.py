@@ -206,7 +206,9 @@ def cluster(context: str, registry: list[str]) -> dict:
         ["default", "kube-system", "kube-public", "kube-node-lease", "ingress-nginx", "monitoring"], platform=True
     )
     c["namespaces"]["container-inventory"] = {}
-    c["secrets"] = {"container-inventory/inventory-api-token": ["token"]}
+    # prod's Vault (docs/KUBERNETES.md): the injector installed, its CA in the release namespace (auth.vault.caSecret)
+    c["secrets"] = {"container-inventory/inventory-api-token": ["token"], "container-inventory/vault-ca": ["ca.crt"]}
+    c["webhooks"] = ["vault-agent-injector-cfg"]
     for ns, name, chart in (("keda", "keda", "keda"), ("monitoring", "kps", "kube-prometheus-stack")):
         c["namespaces"].setdefault(ns, {})
         c["releases"][f"{ns}/{name}"] = {"chart_name": chart, "revision": 1}

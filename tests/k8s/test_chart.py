@@ -525,5 +525,7 @@ def test_vault_agent_gets_the_ca_of_a_private_vault():
     assert annotations["vault.hashicorp.com/tls-secret"] == "vault-ca"  # pragma: allowlist secret (a Secret name)
     assert annotations["vault.hashicorp.com/ca-cert"] == "/vault/tls/ca.crt"
     assert annotations["vault.hashicorp.com/service"] == "https://vault.vault.svc:8200"
-    plain = one(render("prod"), "Deployment", "flask-api")["spec"]["template"]["metadata"]["annotations"]
+    plain = one(render("prod", "auth.vault.caSecret="), "Deployment", "flask-api")["spec"]["template"]["metadata"][
+        "annotations"
+    ]
     assert "vault.hashicorp.com/tls-secret" not in plain

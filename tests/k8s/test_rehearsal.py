@@ -57,7 +57,9 @@ def dev_cluster(platform: bool) -> dict[str, Any]:
         "monitoring/grafana-admin": ["admin-password", "admin-user"],
         "monitoring/alertmanager-inventory-receivers": ["pagerduty-routing-key", "slack-oncall-url", "slack-team-url"],
         "container-inventory/inventory-api-token": ["token"],
+        "container-inventory/vault-ca": ["ca.crt"],  # prod's auth.vault.caSecret
     }
+    cluster["webhooks"] = ["vault-agent-injector-cfg"]  # the hashicorp/vault chart's injector
     if platform:
         for ns, name in (("keda", "keda"), ("monitoring", "kps"), ("kyverno", "kyverno")):
             cluster["namespaces"].setdefault(ns, {})

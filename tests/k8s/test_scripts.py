@@ -130,6 +130,15 @@ def test_prod_refuses_without_confirmation_then_without_digests(tmp_path):
         ),
         (("--env", "dev", "--namespace", "Bad_NS"), "error: invalid namespace name: 'Bad_NS'"),
         (("--env", "dev", "--images-file", "/nonexistent.json"), "error: images file not readable: /nonexistent.json"),
+        (("--env", "dev", "--values", "/nonexistent.yaml"), "error: values file not readable: /nonexistent.yaml"),
+        (
+            ("--env", "dev", "--values", "--cilium"),
+            "error: --values needs a value, got the flag '--cilium' (an empty variable?)",
+        ),
+        (
+            ("--env", "dev", "--api-server-cidrs", "10.0.0.0/28,kubernetes"),
+            "error: --api-server-cidrs: 'kubernetes' is not a CIDR (e.g. 10.0.0.0/28,10.96.0.1/32), nor 'values'",
+        ),
     ],
 )
 def test_bad_arguments_fail_with_one_clear_line(args, message):

@@ -18,7 +18,21 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
 TOOLS = {"kubectl": "kubectl.py", "helm": "helm.py", "minikube": "local.py minikube", "docker": "local.py docker"}
 # Variables a caller's environment may carry that the scenarios set themselves (or leave unset on purpose).
-SCENARIO_VARS = ("IMAGE_TAG", "ENV", "CONFIRM_PROD", "IMAGES_FILE", "PLATFORM", "KUBE_CONTEXT", "REGISTRY", "ARGS")
+SCENARIO_VARS = (
+    "IMAGE_TAG",
+    "ENV",
+    "CONFIRM_PROD",
+    "IMAGES_FILE",
+    "PLATFORM",
+    "KUBE_CONTEXT",
+    "REGISTRY",
+    "ARGS",
+    "VALUES",
+    "API_SERVER_CIDRS",
+    "CILIUM",
+    "SKIP_NAMESPACES",
+    "SKIP_POLICIES",
+)
 # Copied for a mutation run (the rest of the repository is not read by these targets).
 # What the targets read; api/pyproject.toml and api/setup.py are prerequisites of the venv stamp (`make venv`).
 TREE = ("Makefile", "VERSION", "mk", "deploy", "scripts", "tools", "jenkins", "api/pyproject.toml", "api/setup.py")

@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from kubectl import api_known, cluster_of
+from kubectl import CLUSTER_SCOPED, api_known, cluster_of, forbid, resource_of
 from state import fail, flag, install_chart_apis, main, take, take_all, world
 
 REAL_HELM = os.environ.get("REHEARSAL_REAL_HELM", "helm")
@@ -65,7 +65,10 @@ def install_local(cluster: dict[str, Any], release: str, chart: str, namespace: 
         ns = doc["metadata"].get("namespace")
         if ns and ns not in cluster["namespaces"]:
             fail(f'Error: INSTALLATION FAILED: create: failed to create: namespaces "{ns}" not found')
+        scope = None if doc["kind"] in CLUSTER_SCOPED else (ns or namespace)
+        forbid(cluster, "create", resource_of(doc["apiVersion"], doc["kind"]), scope)
         for spec in pod_specs(doc):
+            check_pull_secrets(cluster, spec, ns or namespace, release)
             for container in spec.get("initContainers", []) + spec["containers"]:
                 image, policy = container["image"], container.get("imagePullPolicy", "IfNotPresent")
                 images.append({"image": image, "policy": policy, "hook": hook})
@@ -92,6 +95,18 @@ def install_local(cluster: dict[str, Any], release: str, chart: str, namespace: 
         "objects": len(docs),
         "monitors": monitors,
     }
+
+
+def check_pull_secrets(cluster: dict[str, Any], spec: dict[str, Any], namespace: str, release: str) -> None:
+    """A private registry (`private_registry`): the pod needs an imagePullSecret that exists in its namespace."""
+    if not cluster.get("private_registry"):
+        return
+    names = [s["name"] for s in spec.get("imagePullSecrets", [])]
+    if not any(f"{namespace}/{name}" in cluster["secrets"] for name in names):
+        fail(
+            f"Error: UPGRADE FAILED: release {release} failed, and has been rolled back due to atomic being set: "
+            f"context deadline exceeded (pod: ImagePullBackOff, pull access denied; imagePullSecrets {names})"
+        )
 
 
 def check_pull(cluster: dict[str, Any], image: str, policy: str, release: str) -> None:

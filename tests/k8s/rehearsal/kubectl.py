@@ -21,6 +21,39 @@ CLUSTER_SCOPED = {
     "CustomResourceDefinition",
 }
 CORE_GROUPS = {"v1", "apps", "autoscaling", "batch", "networking.k8s.io", "policy", "rbac.authorization.k8s.io"}
+# Resources (as `kubectl auth can-i` names them) that are not in any namespace.
+CLUSTER_RESOURCES = {
+    "*",
+    "namespaces",
+    "clusterroles.rbac.authorization.k8s.io",
+    "clusterrolebindings.rbac.authorization.k8s.io",
+    "validatingadmissionpolicies.admissionregistration.k8s.io",
+    "validatingadmissionpolicybindings.admissionregistration.k8s.io",
+    "mutatingwebhookconfigurations.admissionregistration.k8s.io",
+    "clusterpolicies.kyverno.io",
+    "customresourcedefinitions.apiextensions.k8s.io",
+}
+
+
+def allowed(cluster: dict[str, Any], resource: str, namespace: str | None) -> bool:
+    """RBAC of the context's user: `rbac` absent = cluster-admin; {"namespaces": [...]} = admin of those only."""
+    rbac = cluster.get("rbac")
+    if rbac is None:
+        return True
+    return namespace is not None and resource not in CLUSTER_RESOURCES and namespace in rbac["namespaces"]
+
+
+def forbid(cluster: dict[str, Any], verb: str, resource: str, namespace: str | None) -> None:
+    if not allowed(cluster, resource, namespace):
+        where = f' in the namespace "{namespace}"' if namespace else " at the cluster scope"
+        fail(f'Error from server (Forbidden): User "deployer" cannot {verb} resource "{resource}"{where}')
+
+
+def resource_of(api_version: str, kind: str) -> str:
+    """What `kubectl auth can-i` calls a kind: plural, lower case, .group unless core."""
+    lower = kind.lower()
+    plural = lower[:-1] + "ies" if lower.endswith("y") else lower + "es" if lower.endswith("s") else lower + "s"
+    return f"{plural}.{api_version.split('/')[0]}" if "/" in api_version else plural
 
 
 def cluster_of(state: dict[str, Any], context: str | None) -> dict[str, Any]:
@@ -56,6 +89,7 @@ def apply(cluster: dict[str, Any], text: str, namespace: str | None) -> str:
                 f'version "{doc["apiVersion"]}"\nensure CRDs are installed first'
             )
         ns = None if kind in CLUSTER_SCOPED else (meta.get("namespace") or namespace or "default")
+        forbid(cluster, "patch", resource_of(doc["apiVersion"], kind), ns)
         if ns is not None and ns not in cluster["namespaces"]:
             fail(f'Error from server (NotFound): namespaces "{ns}" not found')
         if kind == "Namespace":
@@ -107,6 +141,12 @@ def get(cluster: dict[str, Any], args: list[str], namespace: str, output: str | 
         if f"{namespace}/{name}" not in cluster["secrets"]:
             fail(f'Error from server (NotFound): secrets "{name}" not found')
         return f"{name}   Opaque   {len(cluster['secrets'][f'{namespace}/{name}'])}   1d"
+    if kind in ("mutatingwebhookconfigurations", "mutatingwebhookconfiguration") and output == "name":
+        forbid(cluster, "list", "mutatingwebhookconfigurations.admissionregistration.k8s.io", None)
+        return "\n".join(
+            f"mutatingwebhookconfiguration.admissionregistration.k8s.io/{w}" for w in cluster.get("webhooks", [])
+        )
+    forbid(cluster, "get", {"service": "services"}.get(str(kind), str(kind)), namespace)
     if (kind, name, namespace) == ("endpoints", "kubernetes", "default"):
         answers = {
             "jsonpath={.subsets[*].addresses[*].ip}": " ".join(cluster["endpoints"]["ips"]),
@@ -123,7 +163,9 @@ def get(cluster: dict[str, Any], args: list[str], namespace: str, output: str | 
 
 def handle(args: list[str], extra: dict[str, Any]) -> str | None:
     context = take(args, "--context")
-    namespace = take(args, "-n", "--namespace") or "default"
+    given = take(args, "-n", "--namespace")
+    namespace_given = given is not None
+    namespace = given or "default"
     output = take(args, "-o", "--output") if "create" not in args else None
     # Read a piped manifest before taking the lock: the writer of the pipe may be waiting for that lock.
     stdin = sys.stdin.read() if args[:1] == ["apply"] and "-" in args else ""
@@ -149,8 +191,16 @@ def handle(args: list[str], extra: dict[str, Any]) -> str | None:
                 {"kind": d["kind"], "name": d["metadata"]["name"]} for d in yaml.safe_load_all(text) if d
             ]
             return apply(cluster, text, namespace)
+        if verb == "auth" and rest[:1] == ["can-i"]:
+            flag(rest, "--quiet")
+            scope = namespace if namespace_given else None
+            extra["can_i"] = {"verb": rest[1], "resource": rest[2], "namespace": scope}
+            if not allowed(cluster, rest[2], scope):
+                fail("no")
+            return "yes"
         if verb == "create":
             if rest[:1] == ["namespace"]:
+                forbid(cluster, "create", "namespaces", None)
                 if rest[1] in cluster["namespaces"]:
                     fail(f'Error from server (AlreadyExists): namespaces "{rest[1]}" already exists')
                 cluster["namespaces"][rest[1]] = {}
