@@ -46,8 +46,7 @@ def test_extra_values_files_reach_the_prerender_and_the_release(tmp_path):
     world = dev_cluster(platform=True)
     world["contexts"]["dev"]["secrets"]["container-inventory/regcred"] = [".dockerconfigjson"]
     r = Rehearsal(tmp_path / "w", world).make("deploy", "ENV=dev", f"VALUES={a},{b}")
-    release = check_app_release(r, "dev", "dev")
-    assert release["values"][1:] == [str(a), str(b)], release["values"]  # after values-dev.yaml, in order
+    check_app_release(r, "dev", "dev", extra_values=(str(a), str(b)))  # after values-dev.yaml, in order
     args = prerender(r)
     assert [args[i + 1] for i, x in enumerate(args) if x == "-f"][1:] == [str(a), str(b)], args
 
@@ -139,7 +138,7 @@ def test_a_missing_pull_secret_is_named_before_the_atomic_rollback(tmp_path):
     assert "imagePullSecret container-inventory/regcred is missing" in r.stderr, r.stderr
     world["contexts"]["dev"]["secrets"]["container-inventory/regcred"] = [".dockerconfigjson"]
     r = Rehearsal(tmp_path / "w2", world).make("deploy", "ENV=dev", f"VALUES={pull}")
-    check_app_release(r, "dev", "dev")  # every pod, the helm test hook included, pulls with it
+    check_app_release(r, "dev", "dev", extra_values=(str(pull),))  # every pod, the helm test hook included, pulls
 
 
 # --- Vault ---

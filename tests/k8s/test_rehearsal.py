@@ -107,12 +107,12 @@ def check_namespaces_before_use(r: Result, namespace: str = "container-inventory
     assert applied and applied[0] < up, "the release namespace must be created (applied) before helm upgrade"
 
 
-def check_app_release(r: Result, env: str, context: str) -> dict[str, Any]:
+def check_app_release(r: Result, env: str, context: str, extra_values: tuple[str, ...] = ()) -> dict[str, Any]:
     assert r.rc == 0, r.explain()
     up = inventory_upgrade(r)
     release = up.extra["release"]
     assert release["namespace"] == "container-inventory"
-    wanted = [str(r.root / CHART.relative_to(ROOT) / f"values-{env}.yaml")]
+    wanted = [str(r.root / CHART.relative_to(ROOT) / f"values-{env}.yaml"), *extra_values]
     assert release["values"] == wanted, f"helm upgrade must get values-{env}.yaml, got {release['values']}"
     assert release["atomic"] and release["wait"], "helm upgrade must be --atomic --wait"
     check_namespaces_before_use(r)
