@@ -34,15 +34,15 @@ monitoring-local-down: ## remove the stack started by monitoring-local
 
 monitoring-up: ## kube-prometheus-stack + our values, rules, dashboards (ARGS=--dry-run prints the commands)
 	@echo "==> monitoring-up $(ARGS)"
-	@bash deploy/monitoring/scripts/monitoring-up.sh $(ARGS)
+	@$(K8S_PATH) bash deploy/monitoring/scripts/monitoring-up.sh $(ARGS)
 
 logging-up: ## Fluent Bit + OpenSearch with our values, index template, ISM policy (ARGS=--dry-run)
 	@echo "==> logging-up $(ARGS)"
-	@bash deploy/monitoring/scripts/logging-up.sh $(ARGS)
+	@$(K8S_PATH) bash deploy/monitoring/scripts/logging-up.sh $(ARGS)
 
 tracing-up: ## OpenTelemetry Collector + Jaeger with our values (ARGS=--dry-run)
 	@echo "==> tracing-up $(ARGS)"
-	@bash deploy/monitoring/scripts/tracing-up.sh $(ARGS)
+	@$(K8S_PATH) bash deploy/monitoring/scripts/tracing-up.sh $(ARGS)
 
 dashboards: ## regenerate the Grafana dashboard JSON and their ConfigMaps
 	@echo "==> generate dashboards"

@@ -475,7 +475,7 @@ def _small(tmp: Path, root: Path) -> None:
 
 @mutation(
     "env-values-file-not-passed",
-    ("deploy/scripts/deploy.sh", '  -f "$VALUES" --set namespace.create=false', "  --set namespace.create=false"),
+    ("deploy/scripts/deploy.sh", '  "${VALUE_ARGS[@]}" --set namespace.create=false', "  --set namespace.create=false"),
     match="helm upgrade must get values-dev.yaml",
 )
 def _no_values(tmp: Path, root: Path) -> None:
