@@ -9,16 +9,22 @@ from typing import Any
 import pytest
 
 from .conftest import ENVS, by_kind, one, pod_spec, render
+from .model.connectivity import DNS, NAMESPACES, chart_endpoints
 from .netpol import Cluster, Endpoint
-from .test_network_policies import DNS, NAMESPACES, chart_endpoints
 
 # NodeLocal DNSCache: the kubelet hands pods 169.254.20.10 as their resolver (a link-local address on every node).
 NODE_LOCAL_DNS = Endpoint("node-local-dns", None, {}, "169.254.20.10", {}, frozenset({(53, "UDP"), (53, "TCP")}))
 # Every toggle that adds a pod or a pod-level setting; each must keep the rules below.
 TOGGLES = [
     (),
-    ("history.enabled=true",),
-    ("history.enabled=true", "history.database=postgresql", "history.postgresql.existingSecret=pg"),
+    ("history.enabled=true", "history.persistence.accessModes={ReadWriteMany}"),
+    (
+        "history.enabled=true",
+        "history.database=postgresql",
+        "history.postgresql.existingSecret=pg",
+        "history.postgresql.egress[0].cidr=10.0.5.0/24",
+        "history.postgresql.egress[0].port=5432",
+    ),
     ("auth.mode=vault",),
     ("ingress.enabled=true",),
 ]
@@ -83,7 +89,7 @@ def _cilium_allows(policy: dict[str, Any], labels: dict[str, str], port: int) ->
 @pytest.mark.parametrize("port", [443, 6443])
 def test_cilium_reaches_the_api_server_by_entity_not_by_cidr(port):
     apis = ("cilium.io/v2/CiliumNetworkPolicy",)
-    docs = render("prod", "api.apiServer.cilium=true", "history.enabled=true", apis=apis)
+    docs = render("prod", "api.apiServer.cilium=true", *TOGGLES[2], apis=apis)
     clients = _api_server_clients(docs)
     assert {n.rsplit("-", 1)[-1] for n in clients} >= {"api", "recorder"}, clients
     (policy,) = by_kind(docs, "CiliumNetworkPolicy")
