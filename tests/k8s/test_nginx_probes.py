@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from .conftest import ENVS, one, pod_spec, render
-from .test_parity import REGISTRY, TAG, _get, _image_present, _port, docker, pytestmark, run_flags
+from .test_parity import REGISTRY, TAG, _engine, _get, _need_image, _port, docker, pytestmark, run_flags
 
-__all__ = ["pytestmark"]
+__all__ = ["_engine", "pytestmark"]  # the Docker marker and the engine check (autouse fixture)
 PROBES = ("startupProbe", "livenessProbe")
 
 
@@ -37,8 +37,7 @@ def _probe(container: dict[str, Any], kind: str) -> tuple[str, int]:
 @pytest.fixture(scope="module")
 def nginx_without_api():
     """The prod nginx pod spec on the real image, its API_UPSTREAM resolving to an address nothing listens on."""
-    if not _image_present("nginx-proxy"):
-        pytest.skip(reason=f"image {REGISTRY}nginx-proxy:{TAG} not built: run `make images`")
+    _need_image("nginx-proxy")
     spec, container = _nginx("prod")
     upstream = next(e["value"] for e in container["env"] if e["name"] == "API_UPSTREAM")
     ports = sorted({p["containerPort"] for p in container["ports"]} | {_probe(container, k)[1] for k in PROBES})
