@@ -189,7 +189,7 @@ def test_offline_gate_accepts_exactly_the_two_gaps_and_still_writes_the_sbom(pro
         check=True,
     ).stdout.strip()
     assert (os_component["name"], os_component["version"]) == ("debian", real_version)
-    makefile_base = re.search(r"BASE_IMAGE\),(debian:[^)]+)\)", (ROOT / "Makefile").read_text())
+    makefile_base = re.search(r"\$\(BASE_IMAGE\)\),(debian:[^)]+)\)", (ROOT / "Makefile").read_text())
     assert makefile_base and makefile_base.group(1) == "debian:bookworm-slim" == BASE_IMAGE
     assert real_version.startswith("12."), "bookworm is Debian 12"
     docs = "".join(f.read_text() for f in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))])
