@@ -65,16 +65,21 @@ def pod_footprint(template_meta: dict[str, Any], spec: dict[str, Any]) -> Counte
     return app
 
 
-def max_pods(docs: list[dict[str, Any]], deployment: dict[str, Any]) -> int:
-    """Replicas at full scale-out during a rollout: the autoscaler's maximum (or fixed replicas) + maxSurge."""
-    name = deployment["metadata"]["name"]
-    maximum = deployment["spec"].get("replicas", 1)
+def autoscaled_max(docs: list[dict[str, Any]], deployment: dict[str, Any]) -> int:
+    """Replicas at full scale-out: the autoscaler's maximum (KEDA ScaledObject or HPA), else the fixed replicas."""
+    name, maximum = deployment["metadata"]["name"], deployment["spec"].get("replicas", 1)
     for so in by_kind(docs, "ScaledObject"):
         if so["spec"]["scaleTargetRef"]["name"] == name:
             maximum = so["spec"]["maxReplicaCount"]
     for hpa in by_kind(docs, "HorizontalPodAutoscaler"):
         if hpa["spec"]["scaleTargetRef"]["name"] == name:
             maximum = hpa["spec"]["maxReplicas"]
+    return int(maximum)
+
+
+def max_pods(docs: list[dict[str, Any]], deployment: dict[str, Any]) -> int:
+    """Replicas at full scale-out during a rollout: the autoscaler's maximum (or fixed replicas) + maxSurge."""
+    maximum = autoscaled_max(docs, deployment)
     surge = deployment["spec"].get("strategy", {}).get("rollingUpdate", {}).get("maxSurge", "25%")
     surge = -(-maximum * int(surge[:-1]) // 100) if isinstance(surge, str) else surge
     return maximum + surge

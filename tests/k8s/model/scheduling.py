@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ..capacity import quantity
+from ..capacity import autoscaled_max, quantity
 from ..conftest import by_kind, pod_spec
 from ..netpol import selector_matches
 from .world import Node, World
@@ -28,17 +28,6 @@ class Placed:
     workload: str
     labels: dict[str, str]
     node: Node
-
-
-def _autoscaled_max(docs: list[dict[str, Any]], dep: dict[str, Any]) -> int:
-    name, maximum = dep["metadata"]["name"], dep["spec"].get("replicas", 1)
-    for so in by_kind(docs, "ScaledObject"):
-        if so["spec"]["scaleTargetRef"]["name"] == name:
-            maximum = so["spec"]["maxReplicaCount"]
-    for hpa in by_kind(docs, "HorizontalPodAutoscaler"):
-        if hpa["spec"]["scaleTargetRef"]["name"] == name:
-            maximum = hpa["spec"]["maxReplicas"]
-    return int(maximum)
 
 
 def _surge(dep: dict[str, Any], replicas: int) -> int:
@@ -68,7 +57,7 @@ def volume_problems(docs: list[dict[str, Any]], world: World) -> list[str]:
         if modes & {"ReadWriteMany", "ReadOnlyMany"}:
             continue
         users = [d for d in deps if claim in _claims(pod_spec(d))]
-        pods = sum(_autoscaled_max(docs, d) + _surge(d, _autoscaled_max(docs, d)) for d in users)
+        pods = sum(autoscaled_max(docs, d) + _surge(d, autoscaled_max(docs, d)) for d in users)
         if modes == {"ReadWriteOncePod"} and pods > 1:
             problems.append(f"scheduling: {pods} pods mount ReadWriteOncePod claim {claim}")
         if pods <= 1 or len(world.schedulable) <= 1:
@@ -134,10 +123,10 @@ def spread_problems(docs: list[dict[str, Any]], world: World) -> list[str]:
         return {**dep["spec"]["template"]["metadata"]["labels"], "pod-template-hash": revision}
 
     for dep in deps:
-        for _ in range(_autoscaled_max(docs, dep)):
+        for _ in range(autoscaled_max(docs, dep)):
             problems.append(_place(dep["metadata"]["name"], labels(dep, "old"), pod_spec(dep), placed, world))
     for dep in deps:  # a rollout: surge new pods, then replace the old ones one by one
-        name, spec, replicas = dep["metadata"]["name"], pod_spec(dep), _autoscaled_max(docs, dep)
+        name, spec, replicas = dep["metadata"]["name"], pod_spec(dep), autoscaled_max(docs, dep)
         if _surge(dep, replicas) == 0:  # Recreate: every old pod goes first
             placed[:] = [p for p in placed if p.workload != name]
         new = 0
