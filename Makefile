@@ -175,3 +175,7 @@ bench: venv images ## benchmark (prints a table; not part of the tests)
 
 clean: ## remove the venv and reports
 	rm -rf $(VENV) reports
+
+.PHONY: config-docs
+config-docs: venv ## regenerate docs/CONFIGURATION.md's tables from the settings declarations (api/inventory/config/)
+	@cd api && $(PY) -m inventory.config.docs

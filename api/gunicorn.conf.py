@@ -8,11 +8,12 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from inventory.config import ConfigError, load_settings
+from inventory.config import ConfigError
+from inventory.wiring import configure
 
 # Validate configuration in the master, before any worker boots: one clear line, exit 2.
 try:
-    load_settings()
+    configure()
 except ConfigError as exc:
     print(f"inventory: invalid configuration: {exc}", file=sys.stderr)
     sys.exit(2)

@@ -13,7 +13,6 @@ from . import metrics
 from .auth import TokenFile
 from .backends import Backend
 from .conditional import RenderedPages
-from .config import Settings, load_settings
 from .history.query import HistoryQueries
 from .history.views import history_api
 from .logs import configure_logging
@@ -22,6 +21,7 @@ from .service import InventoryService
 from .tracing import configure_tracing
 from .ui import init_ui
 from .views import api, health
+from .wiring import Configured, build_service, configure
 
 __all__ = ["create_app"]
 
@@ -73,16 +73,19 @@ def _install_request_hooks(app: Flask) -> None:
 
 
 def create_app(
-    settings: Settings | None = None, backend: Backend | None = None, service: InventoryService | None = None
+    config: Configured | None = None, backend: Backend | None = None, service: InventoryService | None = None
 ) -> Flask:
-    settings = settings or load_settings()
+    """The API over ``config`` (default: the environment's); ``backend`` or ``service`` replace the configured
+    sources (tests, tools)."""
+    config = config or configure()
+    settings = config.settings
     configure_logging(settings.log_level)
     app = Flask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # DefaultJSONProvider
     app.config["INVENTORY_SETTINGS"] = settings
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxy_hops, x_proto=0, x_host=0)  # type: ignore[method-assign]
     # Every configured source (SOURCES_FILE or the single env source); an explicit backend is the one source.
-    service = service or InventoryService(backend, settings)
+    service = service or build_service(config, backend)
     app.extensions["inventory"] = service
     app.extensions["token"] = TokenFile(settings.api_token_file)
     app.extensions["history"] = HistoryQueries(settings.database_url)

@@ -37,7 +37,7 @@ from typing import Any, Protocol
 from . import metrics
 from .backends.base import Backend, BackendUnavailable, Container, ContainerDetail, ContainerEvent, NotFound
 from .cache import TTLCache
-from .config import Settings
+from .fleet.config import LiveTimings, SourceConfig
 
 log = logging.getLogger("inventory.live")
 
@@ -126,9 +126,10 @@ class SnapshotStore:
 class EngineState:
     """Shared resync logic for engine backends: one list call, inspects only for new or changed containers."""
 
-    def __init__(self, backend: Backend, settings: Settings) -> None:
+    def __init__(self, backend: Backend, source: SourceConfig, timings: LiveTimings) -> None:
         self.backend = backend
-        self.settings = settings
+        self.source = source
+        self.timings = timings
         self._store = SnapshotStore()
         self._inspect_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="live-inspect")
 
@@ -165,11 +166,11 @@ class PolledLiveState(EngineState):
 
     in_memory = False  # snapshot() may call the engine
 
-    def __init__(self, backend: Backend, settings: Settings) -> None:
-        super().__init__(backend, settings)
-        self._fresh: TTLCache[Snapshot] = TTLCache("state", settings.cache_ttl)
+    def __init__(self, backend: Backend, source: SourceConfig, timings: LiveTimings) -> None:
+        super().__init__(backend, source, timings)
+        self._fresh: TTLCache[Snapshot] = TTLCache("state", timings.cache_ttl)
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="live-poll")
-        self._deadline = settings.engine_timeout + DEADLINE_SLACK
+        self._deadline = source.timeout + DEADLINE_SLACK
 
     def start(self) -> None:
         pass
@@ -198,7 +199,7 @@ class PolledLiveState(EngineState):
             remaining = deadline - time.monotonic()
             if version > after_version or remaining <= 0:
                 return version
-            time.sleep(min(remaining, max(self.settings.cache_ttl, 0.2)))
+            time.sleep(min(remaining, max(self.timings.cache_ttl, 0.2)))
 
 
 class DockerLiveState(EngineState):
@@ -207,10 +208,10 @@ class DockerLiveState(EngineState):
     backend: Any  # DockerBackend: events(), get_container(), close_events() beyond the Backend protocol
     in_memory = True
 
-    def __init__(self, backend: Any, settings: Settings) -> None:
-        super().__init__(backend, settings)
-        backend.call_timeout = max(settings.engine_timeout, LIVE_CALL_TIMEOUT)
-        self._interval = settings.live_resync_interval
+    def __init__(self, backend: Any, source: SourceConfig, timings: LiveTimings) -> None:
+        super().__init__(backend, source, timings)
+        backend.call_timeout = max(source.timeout, LIVE_CALL_TIMEOUT)
+        self._interval = timings.resync_interval
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -293,9 +294,10 @@ class KubernetesLiveState:
 
     in_memory = True  # the informers' caches; the watch runs in the backend's own threads
 
-    def __init__(self, backend: Any, settings: Settings) -> None:
+    def __init__(self, backend: Any, source: SourceConfig, timings: LiveTimings) -> None:
         self.backend = backend
-        self.settings = settings
+        self.source = source
+        self.timings = timings
         self._store = SnapshotStore()
         self._key: object = None
         self._lock = threading.Lock()
@@ -341,18 +343,19 @@ class KubernetesLiveState:
             self._dirty.clear()
 
 
-def make_live_state(backend: Backend, settings: Settings) -> LiveState:
+def make_live_state(backend: Backend, source: SourceConfig, timings: LiveTimings) -> LiveState:
     """The live state that fits the backend: event stream, informer, or polling."""
     if callable(getattr(backend, "events", None)):
-        return DockerLiveState(backend, settings)
+        return DockerLiveState(backend, source, timings)
     if callable(getattr(backend, "sync_state", None)):
-        return KubernetesLiveState(backend, settings)
-    return PolledLiveState(backend, settings)
+        return KubernetesLiveState(backend, source, timings)
+    return PolledLiveState(backend, source, timings)
 
 
 __all__: list[str] = [
     "NOT_SYNCED_YET",
     "DockerLiveState",
+    "LiveTimings",
     "KubernetesLiveState",
     "LiveState",
     "PolledLiveState",

@@ -20,8 +20,7 @@ from typing import Any
 
 from .backends.base import Backend, BackendUnavailable, Container, ContainerDetail
 from .cache import TTLCache, VersionedCache
-from .config import Settings
-from .fleet.sources import Source, SourceStatus, build_sources
+from .fleet.sources import Source, SourceStatus
 from .fleet.view import Fleet, FleetView, resolve
 from .live import LiveState, Snapshot
 from .posture import RULES, ContainerReport, PostureReport, Waiver, WaiverPolicy, build_report, evaluate_container
@@ -46,23 +45,20 @@ class ContainerPage:
 
 class InventoryService:
     def __init__(
-        self,
-        backend: Backend | None,
-        settings: Settings,
-        live: LiveState | None = None,
-        sources: list[Source] | None = None,
+        self, sources: list[Source], waivers: WaiverPolicy, stale_grace: float, ping_timeout: float
     ) -> None:
-        """``backend`` (tests, tools) serves the single default source; None builds every configured source."""
-        self.settings = settings
-        self.fleet = Fleet(sources or build_sources(settings, backend, live), settings.live_stale_grace)
+        """Every source (the wiring builds them, see ``inventory.wiring``), the waiver file's policy, how long a
+        source that lost its engine stays served (LIVE_STALE_GRACE), and how long readiness waits for the engine
+        identity (ENGINE_TIMEOUT)."""
+        self.fleet = Fleet(sources, stale_grace)
+        self.ping_timeout = ping_timeout
         first = self.fleet.sources[0]
         # The default (first) source, for callers that predate the fleet.
         self.backend: Backend = first.backend
         self.live: LiveState = first.live
         self.source: str = first.name
-        policy = settings.waivers or WaiverPolicy()
-        self.waivers: list[Waiver] = list(policy.waivers)  # the waiver file's
-        self.allow_self_waivers = policy.self_waivers
+        self.waivers: list[Waiver] = list(waivers.waivers)  # the waiver file's
+        self.allow_self_waivers = waivers.self_waivers
         # Engine identity of the default source for /readyz: one engine call per minute at most, and optional.
         self._engine_info: TTLCache[dict[str, Any]] = TTLCache("ping", 60.0)
         self._ping_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ping")
@@ -123,7 +119,7 @@ class InventoryService:
         view = self.view()
         future = self._ping_pool.submit(self._engine_info.get, "ping", self.backend.ping)
         try:
-            engine = future.result(timeout=self.settings.engine_timeout)
+            engine = future.result(timeout=self.ping_timeout)
         except (BackendUnavailable, FutureTimeout):
             engine = {"engine": self.backend.name}  # readiness is the sync; the identity is a bonus
         return {

@@ -13,12 +13,25 @@ from inventory.app import create_app
 from inventory.backends.base import BackendUnavailable, Container, ContainerDetail, NotFound
 from inventory.backends.docker import container_from_list_entry, detail_from_inspect
 from inventory.config import load_settings
-from inventory.fleet.config import SourceConfig
+from inventory.fleet.config import LiveTimings, SourceConfig
 from inventory.fleet.sources import Source
 from inventory.live import make_live_state
 from inventory.service import InventoryService
+from inventory.wiring import build_service, configure, live_timings
 
 FIXTURES = Path(__file__).parent / "fixtures" / "docker"
+# The single source the default environment describes (ENGINE_TIMEOUT's default), for live states built by hand.
+LOCAL = SourceConfig(name="local", kind="docker", timeout=1.5, url="unix:///var/run/docker.sock")
+
+
+def timings(**env: str) -> LiveTimings:
+    """The live timings the environment ``env`` configures (defaults for the rest)."""
+    return live_timings(load_settings(env))
+
+
+def service_for(backend: Any, **env: str) -> InventoryService:
+    """The service the wiring builds from ``env`` with ``backend`` as its single source."""
+    return build_service(configure(env), backend)
 
 
 def load_fixture(name: str) -> Any:
@@ -75,20 +88,20 @@ def backend() -> RecordedBackend:
 
 
 def make_app(backend: RecordedBackend, **env: str) -> Any:
-    settings = load_settings({"CACHE_TTL": "0", "INSPECT_CACHE_TTL": "0", **env})
-    app = create_app(settings, backend)
+    app = create_app(configure({"CACHE_TTL": "0", "INSPECT_CACHE_TTL": "0", **env}), backend)
     app.testing = True
     return app
 
 
 def make_fleet_app(backends: dict[str, RecordedBackend], **env: str) -> Any:
     """One app over several recorded engines, one source each (the source named ``pod`` is a Podman one)."""
-    settings = load_settings({"CACHE_TTL": "0", "INSPECT_CACHE_TTL": "0", "ENGINE_TIMEOUT": "1", **env})
+    config = configure({"CACHE_TTL": "0", "INSPECT_CACHE_TTL": "0", "ENGINE_TIMEOUT": "1", **env})
     sources = []
     for name, backend in backends.items():
-        config = SourceConfig(name=name, kind="podman" if name == "pod" else "docker", timeout=1.0, url="unix:///x")
-        sources.append(Source(config=config, backend=backend, live=make_live_state(backend, settings)))
-    app = create_app(settings, service=InventoryService(None, settings, sources=sources))
+        source = SourceConfig(name=name, kind="podman" if name == "pod" else "docker", timeout=1.0, url="unix:///x")
+        sources.append(Source(source, backend, make_live_state(backend, source, live_timings(config.settings))))
+    service = InventoryService(sources, config.waivers, config.settings.live_stale_grace, 1.0)
+    app = create_app(config, service=service)
     app.testing = True
     return app
 

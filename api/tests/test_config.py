@@ -3,17 +3,30 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from inventory.config import ConfigError, load_settings
+from inventory.config import (
+    WEBHOOK_SEVERITIES,
+    ConfigError,
+    RecorderSettings,
+    Settings,
+    SingleSource,
+    declared,
+    load,
+    load_settings,
+    load_single_source,
+    setting,
+)
+from inventory.wiring import configure
 
 API_DIR = Path(__file__).resolve().parents[1]
 
 
 def test_defaults_are_safe() -> None:
     s = load_settings({})
-    assert s.backend == "docker" and s.engine_timeout == 1.5 and s.cache_ttl == 2.0
+    assert load_single_source({}).backend == "docker" and s.engine_timeout == 1.5 and s.cache_ttl == 2.0
     assert s.api_token_file == "" and s.trusted_proxy_hops == 1
     assert s.live_stale_grace == 15.0 and load_settings({"LIVE_STALE_GRACE": "0"}).live_stale_grace == 0.0
 
@@ -34,12 +47,12 @@ def test_defaults_are_safe() -> None:
 )
 def test_invalid_values_give_one_clear_message(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError) as err:
-        load_settings(env)
+        configure(env)
     assert message in str(err.value) and "\n" not in str(err.value)
 
 
 def test_namespaces_are_a_comma_list() -> None:
-    assert load_settings({"K8S_NAMESPACES": " a, b ,,c "}).k8s_namespaces == ("a", "b", "c")
+    assert load_single_source({"K8S_NAMESPACES": " a, b ,,c "}).k8s_namespaces == ("a", "b", "c")
 
 
 def test_real_gunicorn_refuses_bad_config_with_one_line() -> None:
@@ -58,3 +71,56 @@ def test_real_gunicorn_refuses_bad_config_with_one_line() -> None:
         result.stderr.strip()
         == "inventory: invalid configuration: INVENTORY_BACKEND='bogus' is not one of docker, kubernetes"
     )
+
+
+def test_the_configuration_doc_is_generated_from_the_declarations() -> None:
+    from inventory.config import docs
+
+    text = docs.DOC.read_text(encoding="utf-8")
+    assert docs.render(text) == text, "docs/CONFIGURATION.md is stale: make config-docs"
+    for cls in (Settings, SingleSource, RecorderSettings):
+        for var, _, _ in declared(cls):
+            assert f"| `{var.env}` |" in text
+
+
+def test_every_variable_is_declared_once() -> None:
+    names = [var.env for cls in (Settings, SingleSource, RecorderSettings) for var, _, _ in declared(cls)]
+    shared = {"DATABASE_URL"}  # one declaration (database_setting), read by the API and written by the recorder
+    assert sorted(n for n in set(names) if names.count(n) > 1) == sorted(shared)
+
+
+def test_webhook_severities_are_the_posture_severities_and_info() -> None:
+    from inventory.posture import SEVERITIES
+
+    assert WEBHOOK_SEVERITIES == (*SEVERITIES, "INFO")
+
+
+def test_the_loader_reads_each_type_and_refuses_an_undeclarable_one() -> None:
+    @dataclass(frozen=True)
+    class Sample:
+        port: int = setting("PORT", 80, "port", minimum=1)
+        ratio: float = setting("RATIO", 0.5, "ratio")
+        on: bool = setting("ON", False, "on")
+        names: tuple[str, ...] = setting("NAMES", (), "names")
+        mode: str = setting("MODE", "a", "mode", choices=("a", "b"), case="lower")
+
+    got = load(Sample, {"PORT": "81", "RATIO": "", "ON": "yes", "NAMES": "x, y", "MODE": " B "})
+    assert got == Sample(port=81, ratio=0.5, on=True, names=("x", "y"), mode="b")
+    with pytest.raises(ConfigError, match=r"^PORT='0' must be >= 1$"):
+        load(Sample, {"PORT": "0"})
+    with pytest.raises(ConfigError, match=r"^MODE='c' is not one of a, b$"):
+        load(Sample, {"MODE": "c"})
+
+    @dataclass(frozen=True)
+    class Odd:
+        limits: dict[str, int] = setting("LIMITS", None, "limits")
+
+    with pytest.raises(TypeError, match="unsupported type"):
+        load(Odd, {})
+
+
+def test_config_reads_no_catalog_and_no_waiver_file() -> None:
+    """The settings are values: a WAIVER_FILE that does not exist is the wiring's error, not the loader's."""
+    assert load_settings({"WAIVER_FILE": "/nonexistent/waivers.yaml"}).waiver_file == "/nonexistent/waivers.yaml"
+    with pytest.raises(ConfigError, match="cannot read"):
+        configure({"WAIVER_FILE": "/nonexistent/waivers.yaml"})

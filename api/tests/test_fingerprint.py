@@ -12,14 +12,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from conftest import RecordedBackend, load_fixture, make_app
+from conftest import RecordedBackend, load_fixture, make_app, service_for
 from inventory.backends.docker import container_from_list_entry, detail_from_inspect
 from inventory.backends.kubernetes import container_from_pod, security_from_pod, trim_pod
 from inventory.backends.kubernetes.mapping import iter_containers
-from inventory.config import load_settings
 from inventory.history.observe import observe
 from inventory.posture import evaluate_container
-from inventory.service import InventoryService
 from inventory.workload import fingerprint
 
 PODS = Path(__file__).parent / "fixtures" / "k8s"
@@ -103,7 +101,7 @@ def test_compose_containers_keep_their_fingerprints_when_recreated() -> None:
 
 
 def test_posture_sarif_and_history_carry_the_same_fingerprints(backend: RecordedBackend) -> None:
-    svc = InventoryService(backend, load_settings({"CACHE_TTL": "0"}))
+    svc = service_for(backend, CACHE_TTL="0")
     report = svc.posture(include_stopped=True)
     posture = {f.fingerprint: (f.source, f.workload, f.rule) for f in report.findings}
     recorded, _ = observe(svc)

@@ -12,12 +12,12 @@ from typing import Any
 
 import jsonschema
 import pytest
-from conftest import Clock, RecordedBackend, make_fleet_app
-from inventory.config import load_settings
+from conftest import Clock, RecordedBackend, make_fleet_app, timings
 from inventory.fleet.config import SourceConfig
 from inventory.fleet.sources import Source
 from inventory.live import make_live_state
 from inventory.openapi import spec
+from inventory.posture import WaiverPolicy
 from inventory.service import InventoryService
 
 SPEC = spec("test")
@@ -187,12 +187,10 @@ def test_history_keeps_a_source_that_is_down_instead_of_recording_removals(
 
     url = f"sqlite:///{tmp_path / 'history.db'}"
     db.upgrade(db.make_engine(url))
-    settings = load_settings({"CACHE_TTL": "0", "ENGINE_TIMEOUT": "1"})
-    sources = [
-        Source(SourceConfig(name=n, kind="docker", timeout=1.0, url="unix:///x"), b, make_live_state(b, settings))
-        for n, b in backends.items()
-    ]
-    service = InventoryService(None, settings, sources=sources)
+    live = timings(CACHE_TTL="0")
+    configs = {n: SourceConfig(name=n, kind="docker", timeout=1.0, url="unix:///x") for n in backends}
+    sources = [Source(configs[n], b, make_live_state(b, configs[n], live)) for n, b in backends.items()]
+    service = InventoryService(sources, WaiverPolicy(), stale_grace=15.0, ping_timeout=1.0)
     rec = Recorder(service, HistoryStore(db.make_engine(url)), 30)
     first = rec.cycle()
     assert {c.source for c in first if c.kind == "appeared"} == set(NAMES)

@@ -11,9 +11,8 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from conftest import RecordedBackend, load_fixture, make_app
+from conftest import RecordedBackend, load_fixture, make_app, service_for
 from inventory.backends.base import Container
-from inventory.config import load_settings
 from inventory.history import db
 from inventory.history.diff import diff
 from inventory.history.models import Base
@@ -161,8 +160,8 @@ def db_url(tmp_path: Path) -> str:
 
 
 def recorder_for(backend: RecordedBackend, url: str) -> Recorder:
-    settings = load_settings({"CACHE_TTL": "0", "INSPECT_CACHE_TTL": "0"})
-    return Recorder(InventoryService(backend, settings), HistoryStore(db.make_engine(url)), retention_days=30)
+    service = service_for(backend, CACHE_TTL="0", INSPECT_CACHE_TTL="0")
+    return Recorder(service, HistoryStore(db.make_engine(url)), retention_days=30)
 
 
 def test_migrations_match_models_and_go_down(db_url: str) -> None:

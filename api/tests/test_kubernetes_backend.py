@@ -25,7 +25,8 @@ import pytest
 from inventory import create_app, posture
 from inventory.backends.base import BackendUnavailable, NotFound
 from inventory.backends.kubernetes import KubernetesBackend, runtime_id
-from inventory.config import Settings
+from inventory.fleet.config import SourceConfig
+from inventory.wiring import Configured, configure
 
 FIXTURES = Path(__file__).parent / "fixtures" / "k8s"
 CLOSE = object()
@@ -176,19 +177,17 @@ def apiserver():
     server.stop()
 
 
-def _settings(url: str, namespaces: tuple[str, ...] = ()) -> Settings:
-    return Settings(
-        backend="kubernetes",
-        k8s_api_url=url,
-        k8s_namespaces=namespaces,
-        engine_timeout=2.0,
-        cache_ttl=0.0,
-    )
+def _source(url: str, namespaces: tuple[str, ...] = (), timeout: float = 2.0) -> SourceConfig:
+    return SourceConfig(name="local", kind="kubernetes", timeout=timeout, api_url=url, namespaces=namespaces)
+
+
+def _config(url: str) -> Configured:
+    return configure({"INVENTORY_BACKEND": "kubernetes", "K8S_API_URL": url, "ENGINE_TIMEOUT": "2", "CACHE_TTL": "0"})
 
 
 @pytest.fixture
 def backend(apiserver):
-    be = KubernetesBackend(_settings(apiserver.url))
+    be = KubernetesBackend(_source(apiserver.url))
     yield be
     be.close()
     apiserver.watch_events.put(CLOSE)
@@ -336,7 +335,7 @@ def test_410_gone_relists(apiserver, backend):
 
 
 def test_namespaces_are_watched_separately(apiserver):
-    be = KubernetesBackend(_settings(apiserver.url, ("inventory", "shop")))
+    be = KubernetesBackend(_source(apiserver.url, ("inventory", "shop")))
     try:
         items = _by_id(be)
         assert {c.namespace for c in items.values()} == {"inventory", "shop"}
@@ -356,7 +355,7 @@ def test_ping_reports_version_and_raises_when_api_server_is_down(apiserver, back
 
 
 def test_listing_fails_clearly_when_the_api_server_never_answered():
-    be = KubernetesBackend(Settings(backend="kubernetes", k8s_api_url="http://127.0.0.1:9", engine_timeout=0.5))
+    be = KubernetesBackend(_source("http://127.0.0.1:9", timeout=0.5))
     try:
         with pytest.raises(BackendUnavailable, match=r"unreachable|not synced"):
             be.list_containers(True)
@@ -375,7 +374,7 @@ def test_listing_fails_once_the_api_server_goes_away(apiserver, backend):
 
 
 def test_flask_app_serves_the_kubernetes_inventory(apiserver, backend, clock):
-    app = create_app(_settings(apiserver.url), backend)
+    app = create_app(_config(apiserver.url), backend)
     http = app.test_client()
     ready = http.get("/readyz")
     assert ready.status_code == 200 and ready.get_json()["backend"]["engine"] == "kubernetes"
@@ -416,9 +415,10 @@ def _rules(sec):
 
 
 def test_live_state_follows_the_informer_and_wakes_waiters(apiserver, backend):
+    from inventory.fleet.config import LiveTimings
     from inventory.live import KubernetesLiveState, make_live_state
 
-    live = make_live_state(backend, _settings(apiserver.url))
+    live = make_live_state(backend, _source(apiserver.url), LiveTimings(cache_ttl=0.0, resync_interval=60.0))
     assert isinstance(live, KubernetesLiveState)
     live.start()
     _wait(lambda: live.snapshot().synced)

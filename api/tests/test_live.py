@@ -15,11 +15,10 @@ from typing import Any
 
 import jsonschema
 import pytest
-from conftest import Clock, RecordedBackend, make_app
+from conftest import LOCAL, Clock, RecordedBackend, make_app, service_for, timings
 from inventory.backends.base import BackendUnavailable, Container, ContainerEvent
 from inventory.backends.docker import container_from_list_entry, stable_status
 from inventory.backends.docker_events import StreamIdle, event_from_json
-from inventory.config import load_settings
 from inventory.live import DockerLiveState, PolledLiveState, SnapshotStore, make_live_state
 from inventory.openapi import spec
 from inventory.service import InventoryService
@@ -80,7 +79,7 @@ def events_backend() -> Iterator[EventBackend]:
 
 @pytest.fixture()
 def live(events_backend: EventBackend) -> Iterator[DockerLiveState]:
-    state = make_live_state(events_backend, load_settings({"LIVE_RESYNC_INTERVAL": "30"}))
+    state = make_live_state(events_backend, LOCAL, timings(LIVE_RESYNC_INTERVAL="30"))
     assert isinstance(state, DockerLiveState)
     state.start()
     _wait(lambda: state.snapshot().synced)
@@ -257,7 +256,7 @@ def test_the_store_remembers_when_the_state_was_lost() -> None:
 
 
 def test_periodic_resync_lists_again(events_backend: EventBackend) -> None:
-    state = DockerLiveState(events_backend, load_settings({"LIVE_RESYNC_INTERVAL": "1"}))
+    state = DockerLiveState(events_backend, LOCAL, timings(LIVE_RESYNC_INTERVAL="1"))
     state.start()
     try:
         _wait(lambda: state.snapshot().synced)
@@ -268,7 +267,7 @@ def test_periodic_resync_lists_again(events_backend: EventBackend) -> None:
 
 
 def test_polled_state_for_backends_without_events(backend: RecordedBackend) -> None:
-    state = make_live_state(backend, load_settings({"CACHE_TTL": "0"}))
+    state = make_live_state(backend, LOCAL, timings(CACHE_TTL="0"))
     assert isinstance(state, PolledLiveState)
     first = state.snapshot()
     assert first.synced and len(first.containers) == 3
@@ -281,7 +280,7 @@ def test_polled_state_for_backends_without_events(backend: RecordedBackend) -> N
 
 def test_service_waits_for_the_first_sync_only(events_backend: EventBackend) -> None:
     events_backend.delay = 0.2
-    svc = InventoryService(events_backend, load_settings({"ENGINE_TIMEOUT": "1.5"}))
+    svc = service_for(events_backend, ENGINE_TIMEOUT="1.5")
     assert len(svc.containers(include_stopped=True)) == 3  # waited for the first sync
     svc.live.stop()
 

@@ -8,10 +8,9 @@ import threading
 import time
 
 import pytest
-from conftest import RecordedBackend
+from conftest import LOCAL, RecordedBackend, timings
 from inventory import metrics
 from inventory.backends.base import Container, ContainerEvent
-from inventory.config import load_settings
 from inventory.live import DockerLiveState, PolledLiveState, SnapshotStore
 
 
@@ -64,7 +63,7 @@ def test_a_waiter_wakes_up_on_a_publish() -> None:
 
 def polled(ttl: str) -> tuple[PolledLiveState, RecordedBackend]:
     backend = RecordedBackend()
-    return PolledLiveState(backend, load_settings({"CACHE_TTL": ttl})), backend  # type: ignore[arg-type]
+    return PolledLiveState(backend, LOCAL, timings(CACHE_TTL=ttl)), backend  # type: ignore[arg-type]
 
 
 @pytest.mark.timeout(20)
@@ -98,7 +97,7 @@ def test_polled_wait_notices_a_change_within_a_short_poll() -> None:
 
 def docker_state() -> tuple[DockerLiveState, ClosableBackend]:
     backend = ClosableBackend()
-    state = DockerLiveState(backend, load_settings({}))
+    state = DockerLiveState(backend, LOCAL, timings())
     state.resync()
     return state, backend
 

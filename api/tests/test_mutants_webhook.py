@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import requests
-from inventory.history.settings import WEBHOOK_SEVERITIES, RecorderSettings
+from inventory.config import WEBHOOK_SEVERITIES, RecorderSettings
 from inventory.history.store import ChangeRecord
 from inventory.history.webhook import MAX_BACKOFF, WebhookSink, _Delivery, body_of, rank, sign
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from inventory.config import ConfigError, load_settings
+from inventory.config import ConfigError
+from inventory.wiring import configure
 from inventory.fleet.config import SCHEMA_PATH, SourceConfig, parse_sources
 from jsonschema import Draft202012Validator
 
@@ -89,35 +90,35 @@ def test_malformed_files_give_one_line_naming_the_place(text: str, message: str)
     assert "\n" not in str(err.value)
 
 
-def test_load_settings_reads_sources_file_and_reports_problems_as_config_errors(tmp_path: Path) -> None:
+def test_configure_reads_sources_file_and_reports_problems_as_config_errors(tmp_path: Path) -> None:
     good = tmp_path / "sources.yaml"
     good.write_text(
         "sources: [{name: one, type: docker, url: 'unix:///a.sock'}, {name: two, type: podman, url: 'unix:///b'}]"
     )
-    settings = load_settings({"SOURCES_FILE": str(good)})
-    assert [s.name for s in settings.sources] == ["one", "two"] and settings.sources_file == str(good)
+    config = configure({"SOURCES_FILE": str(good)})
+    assert [s.name for s in config.sources] == ["one", "two"] and config.settings.sources_file == str(good)
     with pytest.raises(ConfigError, match=r"SOURCES_FILE='/nonexistent.yaml' cannot be read: FileNotFoundError"):
-        load_settings({"SOURCES_FILE": "/nonexistent.yaml"})
+        configure({"SOURCES_FILE": "/nonexistent.yaml"})
 
 
 def test_the_environment_describes_one_source_named_local() -> None:
-    (src,) = load_settings({"DOCKER_HOST": "tcp://user:secret@socket-proxy:2375"}).sources
+    (src,) = configure({"DOCKER_HOST": "tcp://user:secret@socket-proxy:2375"}).sources
     assert src == SourceConfig(name="local", kind="docker", timeout=1.5, url="tcp://user:secret@socket-proxy:2375")
     assert src.endpoint == "tcp://socket-proxy:2375"  # never the credentials
-    (k8s,) = load_settings({"INVENTORY_BACKEND": "kubernetes", "SOURCE_NAME": "prod", "K8S_NAMESPACES": "a"}).sources
+    (k8s,) = configure({"INVENTORY_BACKEND": "kubernetes", "SOURCE_NAME": "prod", "K8S_NAMESPACES": "a"}).sources
     assert (k8s.name, k8s.kind, k8s.in_cluster, k8s.namespaces) == ("prod", "kubernetes", True, ("a",))
     with pytest.raises(ConfigError, match="SOURCE_NAME='No Good'"):
-        load_settings({"SOURCE_NAME": "No Good"})
+        configure({"SOURCE_NAME": "No Good"})
 
 
 def test_docker_tls_variables_name_the_client_certificate(tmp_path: Path) -> None:
     for name in ("ca.pem", "cert.pem", "key.pem"):
         (tmp_path / name).write_text("test\n")
     env = {"DOCKER_HOST": "tcp://proxy:2376", "DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": str(tmp_path)}
-    settings = load_settings(env)
-    assert settings.docker_tls is not None and settings.docker_tls.cert == str(tmp_path / "cert.pem")
+    (src,) = configure(env).sources
+    assert src.tls is not None and src.tls.cert == str(tmp_path / "cert.pem")
     with pytest.raises(ConfigError, match="DOCKER_CERT_PATH"):
-        load_settings({**env, "DOCKER_CERT_PATH": str(tmp_path / "missing")})
+        configure({**env, "DOCKER_CERT_PATH": str(tmp_path / "missing")})
 
 
 def test_real_gunicorn_refuses_a_malformed_sources_file(tmp_path: Path) -> None:

@@ -7,12 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import RecordedBackend, make_app
-from inventory.config import load_settings
+from conftest import RecordedBackend, make_app, service_for
 from inventory.history import db
 from inventory.history.store import HistoryStore
 from inventory.recorder.loop import Recorder
-from inventory.service import InventoryService
 from inventory.ui import timeline
 
 
@@ -21,8 +19,8 @@ def recorded(backend: RecordedBackend, tmp_path: Path) -> str:
     """Two recorder cycles: everything appears, then legacy-db (insecure) runs and its findings open."""
     url = f"sqlite:///{tmp_path / 'history.db'}"
     db.upgrade(db.make_engine(url))
-    settings = load_settings({"CACHE_TTL": "0", "INSPECT_CACHE_TTL": "0"})
-    rec = Recorder(InventoryService(backend, settings), HistoryStore(db.make_engine(url)), retention_days=30)
+    service = service_for(backend, CACHE_TTL="0", INSPECT_CACHE_TTL="0")
+    rec = Recorder(service, HistoryStore(db.make_engine(url)), retention_days=30)
     rec.cycle()
     for entry in backend.listing:
         if entry["Names"] == ["/legacy-db"]:

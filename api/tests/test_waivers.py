@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 from conftest import RecordedBackend, make_app
-from inventory.config import ConfigError, load_settings
+from inventory.config import ConfigError
+from inventory.wiring import configure
 from inventory.posture import catalog, evaluate_container, load_waiver_file
 from inventory.posture.waivers import WaiverFileError
 from test_posture import CONTAINER, HARDENED
@@ -60,12 +61,12 @@ def test_malformed_files_are_one_line_errors(tmp_path: Path, text: str, message:
         load_waiver_file(write(tmp_path, text), RULES)
     assert message in str(err.value) and "\n" not in str(err.value)
     with pytest.raises(ConfigError):
-        load_settings({"WAIVER_FILE": write(tmp_path, text)})
+        configure({"WAIVER_FILE": write(tmp_path, text)})
 
 
 def test_missing_file_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="cannot read"):
-        load_settings({"WAIVER_FILE": "/nonexistent/waivers.yaml"})
+        configure({"WAIVER_FILE": "/nonexistent/waivers.yaml"})
 
 
 def test_malformed_waiver_file_stops_startup_with_exit_2(tmp_path: Path) -> None:

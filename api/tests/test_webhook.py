@@ -17,7 +17,7 @@ from inventory.config import ConfigError
 from inventory.history import db, metrics
 from inventory.history.feed import ChangeFeed
 from inventory.history.models import Change
-from inventory.history.settings import RecorderSettings, load_recorder_settings
+from inventory.config import RecorderSettings, load_recorder_settings
 from inventory.history.store import ChangeRecord
 from inventory.history.webhook import WebhookSink
 

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from inventory.history.settings import RecorderSettings
+from inventory.config import RecorderSettings
 from inventory.history.webhook import MAX_BACKOFF, WebhookSink, _Delivery
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from inventory.app import create_app
-from inventory.config import load_settings
+from inventory.wiring import configure
 
 from tests.fleet.conftest import Engines, only_b_down, wait
 
@@ -36,7 +36,7 @@ def api(engines: Engines, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> It
     # The app runs in this process: keep OpenTelemetry from instrumenting `requests` here.
     monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
     sources = _write_sources(tmp_path / "sources.yaml", engines)
-    settings = load_settings(
+    config = configure(
         # A short stale grace period: this suite waits for "unavailable" (the stale state is tested in api/tests
         # and tests/integration/test_live.py).
         {
@@ -47,7 +47,7 @@ def api(engines: Engines, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> It
             "LIVE_STALE_GRACE": "3",
         }
     )
-    app = create_app(settings)
+    app = create_app(config)
     service = app.extensions["inventory"]
     service.start()
     client = app.test_client()
@@ -162,7 +162,7 @@ def test_503_only_when_every_source_is_unavailable(
         f"  - {{name: gone-1, type: docker, url: 'unix://{tmp_path}/none-1.sock'}}\n"
         f"  - {{name: gone-2, type: podman, url: 'unix://{tmp_path}/none-2.sock'}}\n"
     )
-    app = create_app(load_settings({"SOURCES_FILE": str(sources), "ENGINE_TIMEOUT": "0.5"}))
+    app = create_app(configure({"SOURCES_FILE": str(sources), "ENGINE_TIMEOUT": "0.5"}))
     service = app.extensions["inventory"]
     service.start()
     try:

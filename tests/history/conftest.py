@@ -7,8 +7,7 @@ from collections.abc import Iterator
 
 import docker
 import pytest
-from inventory.backends import make_backend
-from inventory.config import load_settings
+from inventory.wiring import build_service, configure
 from inventory.history import db
 from inventory.service import InventoryService
 
@@ -55,8 +54,7 @@ def engine_client() -> docker.DockerClient:
 @pytest.fixture()
 def service(engine_client: docker.DockerClient) -> Iterator[InventoryService]:
     """The real Docker backend through the inventory service and its live state, as the recorder uses it."""
-    settings = load_settings({"ENGINE_TIMEOUT": "5"})
-    svc = InventoryService(make_backend(settings), settings)
+    svc = build_service(configure({"ENGINE_TIMEOUT": "5"}))
     svc.start()
     yield svc
     svc.live.stop()

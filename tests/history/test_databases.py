@@ -17,7 +17,7 @@ from inventory.history import db
 from inventory.history.feed import ChangeFeed
 from inventory.history.models import TABLES, Base
 from inventory.history.query import ChangeFilter, HistoryQueries
-from inventory.history.settings import RecorderSettings
+from inventory.config import RecorderSettings
 from inventory.history.store import ChangeRecord, HistoryStore
 from inventory.history.webhook import WebhookSink
 from inventory.recorder.loop import Recorder

@@ -16,7 +16,7 @@ import uuid
 
 import pytest
 from inventory.app import create_app
-from inventory.config import load_settings
+from inventory.wiring import configure
 
 from tests.support.prereq import tool
 from tests.support.stack import docker_bin
@@ -82,7 +82,7 @@ def test_inventory_over_podman_docker_api(
     # The app runs in this test process: keep OpenTelemetry from instrumenting `requests` here,
     # or every later test request would carry the instrumentation's own traceparent.
     monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
-    app = create_app(load_settings({"DOCKER_HOST": f"unix://{sock}", "CACHE_TTL": "0"}))
+    app = create_app(configure({"DOCKER_HOST": f"unix://{sock}", "CACHE_TTL": "0"}))
     request.addfinalizer(app.extensions["inventory"].live.stop)  # before the podman service goes away
     client = app.test_client()
     # ready = the live state's first sync (list + inspect over podman) is done; the engine's version is a bonus that

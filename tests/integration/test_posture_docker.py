@@ -21,7 +21,7 @@ from typing import Any
 import docker
 import pytest
 from inventory.backends.docker import DockerBackend, detail_from_inspect
-from inventory.config import load_settings
+from inventory.fleet.config import SourceConfig
 from inventory.posture import violated
 from inventory.posture.fixtures import docker_args, docker_cases
 
@@ -73,7 +73,7 @@ def created(placeholders: dict[str, str]) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def backend() -> DockerBackend:
-    return DockerBackend(load_settings({"DOCKER_HOST": "unix:///var/run/docker.sock", "ENGINE_TIMEOUT": "10"}))
+    return DockerBackend(SourceConfig(name="local", kind="docker", timeout=10.0, url="unix:///var/run/docker.sock"))
 
 
 @pytest.mark.docker

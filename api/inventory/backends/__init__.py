@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from ..config import Settings
+from ..fleet.config import SourceConfig
 from .base import AmbiguousReference, Backend, BackendUnavailable, NotFound
 
 __all__ = ["AmbiguousReference", "Backend", "BackendUnavailable", "NotFound", "make_backend"]
 
 
-def make_backend(settings: Settings) -> Backend:
-    """Build the backend the settings name; imports lazily so each backend's deps stay optional."""
-    if settings.backend == "kubernetes":
+def make_backend(source: SourceConfig) -> Backend:
+    """Build the backend of one source; imports lazily so each backend's deps stay optional."""
+    if source.kind == "kubernetes":
         from .kubernetes import KubernetesBackend
 
-        return KubernetesBackend(settings)
+        return KubernetesBackend(source)
     from .docker import DockerBackend
 
-    return DockerBackend(settings)
+    return DockerBackend(source)

@@ -23,7 +23,7 @@ from docker.errors import NotFound as DockerNotFound
 from docker.tls import TLSConfig
 from requests.exceptions import RequestException
 
-from ..config import Settings
+from ..fleet.config import SourceConfig
 from ..metrics import track_backend_call
 from ..posture.waivers import waiver_requests
 from .base import (
@@ -239,19 +239,19 @@ def detail_from_inspect(raw: dict[str, Any]) -> ContainerDetail:
 class DockerBackend:
     name = "docker"
 
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
+    def __init__(self, source: SourceConfig) -> None:
+        self._source = source
         self._client: docker.APIClient | None = None
         self._lock = threading.Lock()
         self._events: Any = None  # the open event-stream response, so close_events() can unblock its reader
         # Seconds per engine call. The live state raises it: its calls run in a background thread, not in a
         # request, and a slow answer on a busy engine should not flip the whole inventory to unsynced.
-        self.call_timeout = settings.engine_timeout
+        self.call_timeout = source.timeout
 
     def _client_for(self, version: str) -> docker.APIClient:
-        tls = self._settings.docker_tls
+        tls = self._source.tls
         return docker.APIClient(
-            base_url=self._settings.docker_host,
+            base_url=self._source.url,
             version=version,
             timeout=self.call_timeout,
             # Mutual TLS to a socket proxy: verify it against our CA, present our certificate.

@@ -6,8 +6,9 @@ stops startup with one line that names the file and the place: ``sources[2].tls:
 property``. Without SOURCES_FILE the classic variables (INVENTORY_BACKEND, DOCKER_HOST, K8S_*) describe
 one source named ``local`` (SOURCE_NAME), which is what ``make up`` runs.
 
-This module is imported by gunicorn's master before any worker starts: standard library, yaml and
-jsonschema only.
+The ground floor of the fleet: backends and live states are built from a ``SourceConfig`` (and
+``LiveTimings``), never from the settings. Imported by gunicorn's master before any worker starts: standard
+library, yaml, jsonschema and ``inventory.config`` only.
 """
 
 from __future__ import annotations
@@ -16,17 +17,16 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
-if TYPE_CHECKING:
-    from ..config import Settings
+from ..config import ConfigError, SingleSource, load_single_source
 
 SCHEMA_PATH = Path(__file__).with_name("sources.schema.json")
 DEFAULT_SOURCE = "local"
@@ -34,8 +34,16 @@ KINDS = ("docker", "podman", "kubernetes")
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
 
 
-class SourcesError(ValueError):
+class SourcesError(ConfigError):
     """The sources file or the single-source variables cannot be used (one line)."""
+
+
+@dataclass(frozen=True)
+class LiveTimings:
+    """What a source's live state needs besides its SourceConfig (CACHE_TTL, LIVE_RESYNC_INTERVAL)."""
+
+    cache_ttl: float
+    resync_interval: float
 
 
 @dataclass(frozen=True)
@@ -157,60 +165,34 @@ def load_sources_file(path: str, default_timeout: float) -> tuple[SourceConfig, 
     return parse_sources(text, f"SOURCES_FILE {path}", default_timeout)
 
 
-def source_from_env(env: Mapping[str, str], backend: str, docker_host: str, timeout: float) -> SourceConfig:
+def source_from_env(single: SingleSource, timeout: float) -> SourceConfig:
     """The single source the classic variables describe (what `make up` runs)."""
-    name = env.get("SOURCE_NAME", DEFAULT_SOURCE).strip()
-    if not _NAME.match(name):
-        raise SourcesError(f"SOURCE_NAME={name!r} must be 1-40 of a-z, 0-9 and '-' (not at either end)")
-    if backend == "kubernetes":
-        in_cluster = env.get("K8S_IN_CLUSTER", "true").strip().lower() in ("1", "true", "yes", "on")
+    if not _NAME.match(single.name):
+        raise SourcesError(f"SOURCE_NAME={single.name!r} must be 1-40 of a-z, 0-9 and '-' (not at either end)")
+    if single.backend == "kubernetes":
         return SourceConfig(
-            name=name,
+            name=single.name,
             kind="kubernetes",
             timeout=timeout,
-            in_cluster=in_cluster and not env.get("K8S_API_URL", "").strip(),
-            context=env.get("K8S_CONTEXT", "").strip(),
-            namespaces=tuple(ns.strip() for ns in env.get("K8S_NAMESPACES", "").split(",") if ns.strip()),
-            api_url=env.get("K8S_API_URL", "").strip(),
+            in_cluster=single.k8s_in_cluster and not single.k8s_api_url,
+            context=single.k8s_context,
+            namespaces=single.k8s_namespaces,
+            api_url=single.k8s_api_url,
         )
     tls = None
-    if env.get("DOCKER_TLS_VERIFY", "").strip() not in ("", "0"):
-        cert_path = env.get("DOCKER_CERT_PATH", "").strip()
-        if not cert_path:
+    if single.docker_tls_verify not in ("", "0"):
+        if not single.docker_cert_path:
             raise SourcesError("DOCKER_TLS_VERIFY is set but DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem) is not")
-        tls = TLSFiles(*(os.path.join(cert_path, f) for f in ("ca.pem", "cert.pem", "key.pem")))
+        tls = TLSFiles(*(os.path.join(single.docker_cert_path, f) for f in ("ca.pem", "cert.pem", "key.pem")))
         for part in (tls.ca, tls.cert, tls.key):
             _readable(part, "DOCKER_CERT_PATH file", "DOCKER_CERT_PATH")
-    return SourceConfig(name=name, kind="docker", timeout=timeout, url=docker_host, tls=tls)
+    return SourceConfig(name=single.name, kind="docker", timeout=timeout, url=single.docker_host, tls=tls)
 
 
-def backend_settings(base: Settings, source: SourceConfig) -> Settings:
-    """The Settings one source's backend is built with (the backends read nothing else)."""
-    return replace(
-        base,
-        backend="kubernetes" if source.kind == "kubernetes" else "docker",
-        docker_host=source.url or base.docker_host,
-        docker_tls=source.tls,
-        engine_timeout=source.timeout,
-        k8s_in_cluster=source.in_cluster,
-        k8s_api_url=source.api_url,
-        k8s_kubeconfig=source.kubeconfig,
-        k8s_context=source.context,
-        k8s_namespaces=source.namespaces,
-    )
-
-
-def default_source(settings: Settings) -> SourceConfig:
-    """The single source a Settings object describes by its classic fields (Settings built without load_settings)."""
-    return SourceConfig(
-        name=DEFAULT_SOURCE,
-        kind=settings.backend,
-        timeout=settings.engine_timeout,
-        url=settings.docker_host,
-        tls=settings.docker_tls,
-        in_cluster=settings.k8s_in_cluster and not settings.k8s_api_url,
-        kubeconfig=settings.k8s_kubeconfig,
-        context=settings.k8s_context,
-        namespaces=settings.k8s_namespaces,
-        api_url=settings.k8s_api_url,
-    )
+def load_sources(sources_file: str, timeout: float, env: Mapping[str, str] | None = None) -> tuple[SourceConfig, ...]:
+    """Every source: the SOURCES_FILE's, or the one the single-source variables describe (validated either way,
+    as they always were). ``timeout``: ENGINE_TIMEOUT, the default of every source."""
+    single = load_single_source(env)
+    if sources_file:
+        return load_sources_file(sources_file, timeout)
+    return (source_from_env(single, timeout),)

@@ -1,7 +1,7 @@
 """A source = name + backend + live state; its health as the API reports it.
 
-Each configured engine or cluster gets its own backend (built from the per-source Settings, see
-``config.backend_settings``) and its own ``LiveState``, so one source that is down or slow only ever
+Each configured engine or cluster gets its own backend (built from its ``SourceConfig``) and its own
+``LiveState``, so one source that is down or slow only ever
 makes its own snapshot unsynced: it never blocks another source's state. A source that loses its engine
 keeps serving its last good state, marked ``stale``, for ``LIVE_STALE_GRACE`` seconds (a socket-proxy restart,
 one slow engine read under load), then it is ``unavailable``.
@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..backends import Backend, make_backend
-from ..config import Settings
 from ..live import NOT_SYNCED_YET, LiveState, Snapshot, make_live_state
-from .config import SourceConfig, backend_settings, default_source
+from .config import LiveTimings, SourceConfig
 
 
 @dataclass
@@ -109,20 +108,19 @@ def status_of(config: SourceConfig, snap: Snapshot, grace: float = 0.0, now: flo
     )
 
 
-def build_source(settings: Settings, config: SourceConfig, backend: Backend | None = None) -> Source:
-    per_source = backend_settings(settings, config)
-    backend = backend or make_backend(per_source)
+def build_source(config: SourceConfig, timings: LiveTimings, backend: Backend | None = None) -> Source:
+    backend = backend or make_backend(config)
     if config.kind == "podman":
         backend.name = "podman"  # engine label in metrics and readiness; same Docker-compatible API
-    return Source(config=config, backend=backend, live=make_live_state(backend, per_source))
+    return Source(config=config, backend=backend, live=make_live_state(backend, config, timings))
 
 
-def build_sources(settings: Settings, backend: Backend | None = None, live: LiveState | None = None) -> list[Source]:
-    """One Source per configured source. An explicit backend (tests, tools) serves the single default source."""
-    configs: Sequence[SourceConfig] = settings.sources or (default_source(settings),)
+def build_sources(
+    configs: Sequence[SourceConfig], timings: LiveTimings, backend: Backend | None = None, live: LiveState | None = None
+) -> list[Source]:
+    """One Source per configured source. An explicit backend (tests, tools) serves the single configured source."""
     if backend is None:
-        return [build_source(settings, config) for config in configs]
+        return [build_source(config, timings) for config in configs]
     if len(configs) != 1:
         raise ValueError("an explicit backend needs exactly one configured source")
-    per_source = backend_settings(settings, configs[0])
-    return [Source(config=configs[0], backend=backend, live=live or make_live_state(backend, per_source))]
+    return [Source(config=configs[0], backend=backend, live=live or make_live_state(backend, configs[0], timings))]

@@ -13,9 +13,8 @@ from contextlib import closing
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..config import ConfigError
+from ..config import ConfigError, Settings, read
 from . import db
-from .settings import database_url
 
 
 def _snapshot(url: str, target: str | None) -> int:
@@ -38,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("target", nargs="?", help="revision (upgrade: head, downgrade: base); snapshot: file path")
     args = parser.parse_args(argv)
     try:
-        url = database_url(os.environ)
+        url = read(Settings, "database_url", os.environ)
         if args.action == "snapshot":
             return _snapshot(url, args.target)
         engine = db.make_engine(url)

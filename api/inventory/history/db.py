@@ -1,4 +1,4 @@
-"""Database URL handling, engines and Alembic migrations (shipped inside this package)."""
+"""Engines and Alembic migrations (shipped inside this package)."""
 
 from __future__ import annotations
 
@@ -11,30 +11,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+
+from ..config import normalise_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-DEFAULT_URL = "sqlite:////var/lib/inventory/history.db"
-
-
-class DatabaseUrlError(ValueError):
-    """DATABASE_URL is not a URL we can use (the message never contains the password)."""
-
-
-def normalise_url(raw: str) -> str:
-    """Accept sqlite:///path and postgres(ql)://...; PostgreSQL always goes through psycopg 3."""
-    raw = raw.strip()
-    if raw.startswith("postgres://"):
-        raw = "postgresql://" + raw[len("postgres://") :]
-    try:
-        url = make_url(raw)
-    except ArgumentError:
-        raise DatabaseUrlError("DATABASE_URL is not a database URL (sqlite:///path or postgresql://...)") from None
-    if url.get_backend_name() == "postgresql":
-        url = url.set(drivername="postgresql+psycopg")
-    elif url.get_backend_name() != "sqlite":
-        raise DatabaseUrlError(f"DATABASE_URL: unsupported database {url.get_backend_name()!r} (sqlite or postgresql)")
-    return url.render_as_string(hide_password=False)
 
 
 def redacted(url: str) -> str:

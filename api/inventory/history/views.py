@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from ..config import Settings
 from ..backends.base import AmbiguousReference, BackendUnavailable, NotFound
 from ..problems import Problem, problem_response
 from ..service import InventoryService
@@ -17,6 +18,11 @@ history_api = Blueprint("history", __name__, url_prefix="/api")
 
 def _queries() -> HistoryQueries:
     found: HistoryQueries = current_app.extensions["history"]
+    return found
+
+
+def _settings() -> Settings:
+    found: Settings = current_app.config["INVENTORY_SETTINGS"]
     return found
 
 
@@ -46,14 +52,14 @@ def _page_body(page: ChangePage) -> dict[str, object]:
 
 @history_api.get("/changes")
 def changes() -> Response:
-    s = _service().settings
+    s = _settings()
     page = _queries().changes(parse_changes(request.args, s.page_limit_default, s.page_limit_max))
     return jsonify(_page_body(page))
 
 
 @history_api.get("/containers/<path:ref>/history")
 def container_history(ref: str) -> Response:
-    s = _service().settings
+    s = _settings()
     limit, after = parse_history(request.args, s.page_limit_default, s.page_limit_max)
     if not ref or len(ref) > 256 or not ref.isprintable():
         raise Problem(404, "container-not-found", "Container not found", "no container matches that reference")

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import requests
 
+from ..config import WEBHOOK_SEVERITIES, RecorderSettings
 from . import metrics
 from .feed import ChangeFeed
-from .settings import WEBHOOK_SEVERITIES, RecorderSettings
 from .store import ChangeRecord
 
 log = logging.getLogger("inventory.webhook")

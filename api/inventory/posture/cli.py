@@ -105,23 +105,21 @@ def read_manifests(paths: list[str]) -> list[Any]:
 
 
 def scan_live(args: argparse.Namespace, policy: WaiverPolicy) -> PostureReport:
-    from ..config import load_settings
-    from ..service import InventoryService
+    from ..fleet.config import SourceConfig
+    from ..wiring import service_for
 
-    env = {"INVENTORY_BACKEND": args.target, "CACHE_TTL": "0", "ENGINE_TIMEOUT": str(args.timeout)}
     if args.target == "docker":
-        env["DOCKER_HOST"] = args.host
+        source = SourceConfig(name="local", kind="docker", timeout=args.timeout, url=args.host)
     else:
-        env |= {"K8S_IN_CLUSTER": "false", "K8S_NAMESPACES": ",".join(args.namespace or [])}
-        if args.kubeconfig:
-            env["KUBECONFIG"] = args.kubeconfig
-        if args.context:
-            env["K8S_CONTEXT"] = args.context
-    from ..backends import make_backend
-
-    settings = load_settings(env)
-    service = InventoryService(make_backend(settings), settings)
-    service.waivers, service.allow_self_waivers = list(policy.waivers), policy.self_waivers
+        source = SourceConfig(
+            name="local",
+            kind="kubernetes",
+            timeout=args.timeout,
+            kubeconfig=args.kubeconfig or "",
+            context=args.context or "",
+            namespaces=tuple(args.namespace or ()),
+        )
+    service = service_for(source, policy, {"CACHE_TTL": "0", "ENGINE_TIMEOUT": str(args.timeout)})
     service.start()
     return service.posture(include_stopped=args.all)
 

@@ -11,14 +11,13 @@ from types import FrameType
 from prometheus_client import start_http_server
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..config import ConfigError, load_settings
+from ..config import ConfigError, RecorderSettings, load_recorder_settings
 from ..history import db, metrics
 from ..history.feed import ChangeFeed
-from ..history.settings import RecorderSettings, load_recorder_settings
 from ..history.store import HistoryStore
 from ..history.webhook import WebhookSink
 from ..logs import configure_logging
-from ..service import InventoryService
+from ..wiring import build_service, configure
 from .loop import Recorder
 
 log = logging.getLogger("inventory.recorder")
@@ -42,15 +41,15 @@ def _migrate(rec: RecorderSettings, stop: Recorder) -> None:
 
 def main() -> int:
     try:
-        settings = load_settings()
+        config = configure()  # the settings, every source, the waiver policy
         rec = load_recorder_settings()
     except ConfigError as exc:
         print(f"inventory-recorder: invalid configuration: {exc}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level)
+    configure_logging(config.settings.log_level)
     # The recorder's own live state: it re-inspects a container on each of its lifecycle events (a restart
     # shows up through started_at), plus periodic resyncs; the loop wakes on every new snapshot version.
-    service = InventoryService(None, settings)  # every configured source
+    service = build_service(config)  # every configured source
     service.start()
     engine = db.make_engine(rec.database_url)
     sink = WebhookSink(rec, ChangeFeed(engine)) if rec.webhook_url else None

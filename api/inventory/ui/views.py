@@ -102,7 +102,7 @@ def _context() -> dict[str, Any]:
         "down_sources": [s for s in sources if not s.available],
         # Sources served from their last good state (lost their engine moments ago, within LIVE_STALE_GRACE).
         "stale_sources": [s for s in sources if s.stale],
-        "version": _service().settings.version,
+        "version": current_app.config["INVENTORY_SETTINGS"].version,
     }
 
 

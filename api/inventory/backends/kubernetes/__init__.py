@@ -20,7 +20,7 @@ from typing import Any
 from kubernetes import client, config
 from kubernetes.config.config_exception import ConfigException
 
-from ...config import Settings
+from ...fleet.config import SourceConfig
 from ...metrics import track_backend_call
 from ..base import BackendUnavailable, Container, ContainerDetail, NotFound
 from .informer import ERRORS, PodInformer
@@ -30,17 +30,17 @@ from .trim import trim_pod
 __all__ = ["KubernetesBackend", "PodInformer", "container_from_pod", "runtime_id", "security_from_pod", "trim_pod"]
 
 
-def _api_client(settings: Settings) -> client.ApiClient:
+def _api_client(source: SourceConfig) -> client.ApiClient:
     cfg = client.Configuration()
     try:
-        if settings.k8s_api_url:
-            cfg.host = settings.k8s_api_url.rstrip("/")
-        elif settings.k8s_in_cluster:
+        if source.api_url:
+            cfg.host = source.api_url.rstrip("/")
+        elif source.in_cluster:
             config.load_incluster_config(client_configuration=cfg)  # refreshes the projected token as it rotates
         else:
             config.load_kube_config(
-                config_file=settings.k8s_kubeconfig or None,
-                context=settings.k8s_context or None,
+                config_file=source.kubeconfig or None,
+                context=source.context or None,
                 client_configuration=cfg,
             )
     except (ConfigException, OSError) as exc:
@@ -52,8 +52,8 @@ def _api_client(settings: Settings) -> client.ApiClient:
 class KubernetesBackend:
     name = "kubernetes"
 
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
+    def __init__(self, source: SourceConfig) -> None:
+        self._source = source
         self._lock = threading.Lock()
         self._api: client.ApiClient | None = None
         self._informers: list[PodInformer] = []
@@ -80,10 +80,10 @@ class KubernetesBackend:
         # Built lazily and informers started lazily: gunicorn forks workers after import, threads must start after.
         with self._lock:
             if self._api is None:
-                self._api = _api_client(self._settings)
+                self._api = _api_client(self._source)
                 core = client.CoreV1Api(self._api)
-                scopes: list[str | None] = list(self._settings.k8s_namespaces) or [None]
-                self._informers = [PodInformer(core, ns, self._settings.engine_timeout, self._changed) for ns in scopes]
+                scopes: list[str | None] = list(self._source.namespaces) or [None]
+                self._informers = [PodInformer(core, ns, self._source.timeout, self._changed) for ns in scopes]
                 for informer in self._informers:
                     informer.start()
             return self._api
@@ -94,7 +94,7 @@ class KubernetesBackend:
 
     def _pods(self) -> list[dict[str, Any]]:
         self._client()
-        deadline = time.monotonic() + self._settings.engine_timeout
+        deadline = time.monotonic() + self._source.timeout
         pods: list[dict[str, Any]] = []
         for informer in self._informers:
             if not informer.synced.wait(max(0.0, deadline - time.monotonic())) or not informer.healthy:
@@ -105,7 +105,7 @@ class KubernetesBackend:
     def ping(self) -> dict[str, Any]:
         with track_backend_call(self.name, "ping"):
             try:
-                info = client.VersionApi(self._client()).get_code(_request_timeout=self._settings.engine_timeout)
+                info = client.VersionApi(self._client()).get_code(_request_timeout=self._source.timeout)
             except ERRORS as exc:
                 raise BackendUnavailable(f"kubernetes API unreachable: {exc.__class__.__name__}") from exc
         return {"engine": "kubernetes", "version": info.git_version, "api_version": f"{info.major}.{info.minor}"}
