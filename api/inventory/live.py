@@ -355,9 +355,9 @@ def make_live_state(backend: Backend, source: SourceConfig, timings: LiveTimings
 __all__: list[str] = [
     "NOT_SYNCED_YET",
     "DockerLiveState",
-    "LiveTimings",
     "KubernetesLiveState",
     "LiveState",
+    "LiveTimings",
     "PolledLiveState",
     "Snapshot",
     "SnapshotStore",

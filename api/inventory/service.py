@@ -44,9 +44,7 @@ class ContainerPage:
 
 
 class InventoryService:
-    def __init__(
-        self, sources: list[Source], waivers: WaiverPolicy, stale_grace: float, ping_timeout: float
-    ) -> None:
+    def __init__(self, sources: list[Source], waivers: WaiverPolicy, stale_grace: float, ping_timeout: float) -> None:
         """Every source (the wiring builds them, see ``inventory.wiring``), the waiver file's policy, how long a
         source that lost its engine stays served (LIVE_STALE_GRACE), and how long readiness waits for the engine
         identity (ENGINE_TIMEOUT)."""

@@ -113,7 +113,7 @@ def test_the_loader_reads_each_type_and_refuses_an_undeclarable_one() -> None:
 
     @dataclass(frozen=True)
     class Odd:
-        limits: dict[str, int] = setting("LIMITS", None, "limits")
+        limits: dict[str, int] = setting("LIMITS", None, "limits")  # noqa: RUF009 - the type it must refuse
 
     with pytest.raises(TypeError, match="unsupported type"):
         load(Odd, {})

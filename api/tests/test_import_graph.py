@@ -170,8 +170,7 @@ def test_no_import_cycle_between_rooms() -> None:
     live = {e for e in edges if e not in PENDING}
     found = cycles(live)
     detail = "\n".join(
-        f"cycle {' <-> '.join(group)}:\n" + _show(edges, sorted(e for e in live if {*e} <= {*group}))
-        for group in found
+        f"cycle {' <-> '.join(group)}:\n" + _show(edges, sorted(e for e in live if {*e} <= {*group})) for group in found
     )
     assert not found, f"import cycles between rooms:\n{detail}"
 
@@ -215,4 +214,6 @@ def test_the_graph_reader_sees_every_kind_of_import(tmp_path: Path) -> None:
     }
     assert set(imports("inventory.sub", pkg / "__init__.py", known)) == {"inventory.sub.a"}
     assert cycles({("x", "y"), ("y", "z"), ("z", "x"), ("z", "w")}) == [["x", "y", "z"]]
-    assert room("inventory.fleet.config") == "inventory.fleet.config" and room("inventory.fleet.view") == "inventory.fleet"
+    assert (
+        room("inventory.fleet.config") == "inventory.fleet.config" and room("inventory.fleet.view") == "inventory.fleet"
+    )

@@ -21,7 +21,6 @@ from inventory.backends.docker import container_from_list_entry, stable_status
 from inventory.backends.docker_events import StreamIdle, event_from_json
 from inventory.live import DockerLiveState, PolledLiveState, SnapshotStore, make_live_state
 from inventory.openapi import spec
-from inventory.service import InventoryService
 
 BREAK = object()
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 from inventory.config import ConfigError
-from inventory.wiring import configure
 from inventory.fleet.config import SCHEMA_PATH, SourceConfig, parse_sources
+from inventory.wiring import configure
 from jsonschema import Draft202012Validator
 
 API_DIR = Path(__file__).resolve().parents[1]

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from conftest import RecordedBackend, make_app
 from inventory.config import ConfigError
-from inventory.wiring import configure
 from inventory.posture import catalog, evaluate_container, load_waiver_file
 from inventory.posture.waivers import WaiverFileError
+from inventory.wiring import configure
 from test_posture import CONTAINER, HARDENED
 
 RULES = {r.id for r in catalog().rules}

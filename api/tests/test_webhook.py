@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from inventory.config import ConfigError
+from inventory.config import ConfigError, RecorderSettings, load_recorder_settings
 from inventory.history import db, metrics
 from inventory.history.feed import ChangeFeed
 from inventory.history.models import Change
-from inventory.config import RecorderSettings, load_recorder_settings
 from inventory.history.store import ChangeRecord
 from inventory.history.webhook import WebhookSink
 

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import docker
 import pytest
-from inventory.wiring import build_service, configure
 from inventory.history import db
 from inventory.service import InventoryService
+from inventory.wiring import build_service, configure
 
 from tests.support import postgres
 from tests.support.prereq import unavailable

@@ -13,11 +13,11 @@ from typing import Any
 import docker
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from inventory.config import RecorderSettings
 from inventory.history import db
 from inventory.history.feed import ChangeFeed
 from inventory.history.models import TABLES, Base
 from inventory.history.query import ChangeFilter, HistoryQueries
-from inventory.config import RecorderSettings
 from inventory.history.store import ChangeRecord, HistoryStore
 from inventory.history.webhook import WebhookSink
 from inventory.recorder.loop import Recorder

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
-
-from typing import Any
 
 from .declare import ConfigError, setting
 
@@ -39,7 +39,8 @@ def database_setting() -> Any:
         DEFAULT_URL,
         "history database: `sqlite:///<path>` or `postgresql://USER@HOST:5432/DB` (the full URL, password "
         "included, comes from a Secret; libpq also reads `PGPASSWORD`), driven through psycopg 3; the password "
-        "never appears in logs or messages. Read by the API and `invops`, written by the recorder ([History](HISTORY.md))",
+        "never appears in logs or messages. Read by the API and `invops`, written by the recorder "
+        "([History](HISTORY.md))",
         blank_default=True,
         convert=normalise_url,
     )

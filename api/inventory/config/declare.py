@@ -64,7 +64,7 @@ class Var:
         return value
 
 
-def setting(env: str, default: Any, help: str, **how: Any) -> Any:  # noqa: A002 - the word the docs use
+def setting(env: str, default: Any, help: str, **how: Any) -> Any:
     """A settings field: ``port: int = setting("PORT", 8000, "where to listen", minimum=1)``."""
     return field(default=default, metadata={_KEY: Var(env, help, **how)})
 

@@ -33,9 +33,7 @@ class RecorderSettings:
         minimum=0.05,
     )
     metrics_port: int = setting("RECORDER_METRICS_PORT", 9101, "Prometheus metrics (0 = off)")
-    webhook_url: str = setting(
-        "WEBHOOK_URL", "", "where to POST changes", convert=_webhook_url, shown="empty (off)"
-    )
+    webhook_url: str = setting("WEBHOOK_URL", "", "where to POST changes", convert=_webhook_url, shown="empty (off)")
     webhook_secret_file: str = setting(
         "WEBHOOK_SECRET_FILE",
         "",

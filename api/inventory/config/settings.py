@@ -101,7 +101,9 @@ class Settings:
     allow_self_waivers: bool = setting(
         "ALLOW_SELF_WAIVERS", False, "let containers waive rules for themselves (label/annotation)"
     )
-    version: str = setting("APP_VERSION", "0.0.0-dev", "the version the API reports (health, metrics, dashboard); set by the image")
+    version: str = setting(
+        "APP_VERSION", "0.0.0-dev", "the version the API reports (health, metrics, dashboard); set by the image"
+    )
     git_sha: str = setting("GIT_SHA", "unknown", "git revision of the build (set by the image)")
     build_time: str = setting("BUILD_TIME", "unknown", "build time (set by the image)")
 
@@ -111,9 +113,7 @@ class SingleSource:
     """The one source the classic variables describe when SOURCES_FILE is empty (what ``make up`` runs)."""
 
     name: str = setting("SOURCE_NAME", "local", "name of the single source")
-    backend: str = setting(
-        "INVENTORY_BACKEND", "docker", "`docker` or `kubernetes`", choices=BACKENDS, case="lower"
-    )
+    backend: str = setting("INVENTORY_BACKEND", "docker", "`docker` or `kubernetes`", choices=BACKENDS, case="lower")
     docker_host: str = setting(
         "DOCKER_HOST",
         "unix:///var/run/docker.sock",
