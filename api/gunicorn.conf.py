@@ -8,35 +8,36 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from inventory.config import ConfigError
+from inventory.config import ConfigError, load_server_settings
 from inventory.wiring import configure
 
 # Validate configuration in the master, before any worker boots: one clear line, exit 2.
 try:
-    configure()
+    _app = configure()
+    _server = load_server_settings()
 except ConfigError as exc:
     print(f"inventory: invalid configuration: {exc}", file=sys.stderr)
     sys.exit(2)
 
-bind = os.environ.get("BIND", "0.0.0.0:8000")
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+bind = _server.bind
+workers = _server.workers
 worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+threads = _server.threads
 # Graceful shutdown: on SIGTERM workers finish in-flight requests for up to this long.
-graceful_timeout = int(os.environ.get("GRACEFUL_TIMEOUT", "20"))
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = _server.graceful_timeout
+timeout = _server.timeout
 # Longer than Nginx's upstream keepalive_timeout so Nginx closes idle connections first.
 keepalive = 75
 # Above Nginx's 8 KiB request-line/header buffers, so over-long requests get Nginx's JSON
 # 414/431 instead of gunicorn's plain-text 400.
 limit_request_line = 8190
 limit_request_field_size = 16380
-worker_tmp_dir = os.environ.get("GUNICORN_TMP_DIR", "/tmp")  # noqa: S108 - a tmpfs in the container
+worker_tmp_dir = _server.tmp_dir
 # No runtime-management socket inside the container (and the rootfs is read-only anyway).
 control_socket_disable = True
 accesslog = None  # the app logs one JSON line per request itself
 errorlog = "-"
-loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+loglevel = _app.settings.log_level.lower()
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -11,6 +11,7 @@ from inventory.config import (
     WEBHOOK_SEVERITIES,
     ConfigError,
     RecorderSettings,
+    ServerSettings,
     Settings,
     SingleSource,
     declared,
@@ -55,8 +56,15 @@ def test_namespaces_are_a_comma_list() -> None:
     assert load_single_source({"K8S_NAMESPACES": " a, b ,,c "}).k8s_namespaces == ("a", "b", "c")
 
 
-def test_real_gunicorn_refuses_bad_config_with_one_line() -> None:
-    env = {**os.environ, "INVENTORY_BACKEND": "bogus", "PYTHONPATH": str(API_DIR)}
+@pytest.mark.parametrize(
+    ("env", "line"),
+    [
+        ({"INVENTORY_BACKEND": "bogus"}, "INVENTORY_BACKEND='bogus' is not one of docker, kubernetes"),
+        ({"GUNICORN_THREADS": "many"}, "GUNICORN_THREADS='many' is not an integer"),  # ServerSettings
+    ],
+)
+def test_real_gunicorn_refuses_bad_config_with_one_line(env: dict[str, str], line: str) -> None:
+    env = {**os.environ, **env, "PYTHONPATH": str(API_DIR)}
     gunicorn = Path(sys.executable).with_name("gunicorn")
     result = subprocess.run(
         [str(gunicorn), "-c", str(API_DIR / "gunicorn.conf.py"), "inventory.wsgi:app"],
@@ -67,10 +75,7 @@ def test_real_gunicorn_refuses_bad_config_with_one_line() -> None:
         check=False,
     )
     assert result.returncode == 2
-    assert (
-        result.stderr.strip()
-        == "inventory: invalid configuration: INVENTORY_BACKEND='bogus' is not one of docker, kubernetes"
-    )
+    assert result.stderr.strip() == f"inventory: invalid configuration: {line}"
 
 
 def test_the_configuration_doc_is_generated_from_the_declarations() -> None:
@@ -78,13 +83,14 @@ def test_the_configuration_doc_is_generated_from_the_declarations() -> None:
 
     text = docs.DOC.read_text(encoding="utf-8")
     assert docs.render(text) == text, "docs/CONFIGURATION.md is stale: make config-docs"
-    for cls in (Settings, SingleSource, RecorderSettings):
+    for cls in (Settings, SingleSource, RecorderSettings, ServerSettings):
         for var, _, _ in declared(cls):
             assert f"| `{var.env}` |" in text
 
 
 def test_every_variable_is_declared_once() -> None:
-    names = [var.env for cls in (Settings, SingleSource, RecorderSettings) for var, _, _ in declared(cls)]
+    groups = (Settings, SingleSource, RecorderSettings, ServerSettings)
+    names = [var.env for cls in groups for var, _, _ in declared(cls)]
     shared = {"DATABASE_URL"}  # one declaration (database_setting), read by the API and written by the recorder
     assert sorted(n for n in set(names) if names.count(n) > 1) == sorted(shared)
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from .declare import Var, declared
 from .recorder import RecorderSettings
+from .server import ServerSettings
 from .settings import Settings, SingleSource
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "CONFIGURATION.md"
@@ -21,6 +22,7 @@ GROUPS: tuple[tuple[str, type], ...] = (
     ("API and recorder (`Settings`)", Settings),
     ("The single source, when `SOURCES_FILE` is empty (`SingleSource`)", SingleSource),
     ("Recorder only (`RecorderSettings`)", RecorderSettings),
+    ("gunicorn, in the flask-api image (`ServerSettings`)", ServerSettings),
 )
 
 
