@@ -8,12 +8,16 @@ from dataclasses import dataclass
 
 from .declare import load, setting
 
+# Inside the container: the compose file and the chart decide what is published; the tmp dir is a tmpfs there.
+_ALL_INTERFACES = "0.0.0.0:8000"  # nosec B104
+_TMPFS = "/tmp"  # noqa: S108  # nosec B108
+
 
 @dataclass(frozen=True)
 class ServerSettings:
     bind: str = setting(
         "BIND",
-        "0.0.0.0:8000",  # nosec B104 - inside the container; the compose file and the chart publish it
+        _ALL_INTERFACES,
         "address:port gunicorn listens on inside the container",
     )
     workers: int = setting("WEB_CONCURRENCY", 2, "gunicorn worker processes", minimum=1)
@@ -22,7 +26,7 @@ class ServerSettings:
     timeout: int = setting("GUNICORN_TIMEOUT", 30, "seconds a silent worker gets before gunicorn restarts it")
     tmp_dir: str = setting(
         "GUNICORN_TMP_DIR",
-        "/tmp",  # noqa: S108 - a tmpfs in the container
+        _TMPFS,
         "workers' heartbeat files (a tmpfs in the container)",
     )
 
