@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from .declare import load, setting
 
 # Inside the container: the compose file and the chart decide what is published; the tmp dir is a tmpfs there.
-_ALL_INTERFACES = "0.0.0.0:8000"  # nosec B104
+_ALL_INTERFACES = "0.0.0.0:8000"
 _TMPFS = "/tmp"  # noqa: S108  # nosec B108
 
 
