@@ -2,7 +2,8 @@
 
 ``Settings`` (the API and the recorder), ``SingleSource`` (the classic single-source variables),
 ``RecorderSettings`` (the recorder and its webhook), ``ServerSettings`` (gunicorn). This package imports nothing
-else from ``inventory``: gunicorn's master imports it before any worker starts.
+else from ``inventory`` (its docs generator: ``inventory.docblock``): gunicorn's master imports it before any
+worker starts.
 """
 
 from __future__ import annotations

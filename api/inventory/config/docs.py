@@ -11,13 +11,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..docblock import DocBlock
 from .declare import Var, declared
 from .recorder import RecorderSettings
 from .server import ServerSettings
 from .settings import Settings, SingleSource
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "CONFIGURATION.md"
-START, END = "<!-- configuration:start (generated: make config-docs) -->", "<!-- configuration:end -->"
+BLOCK = DocBlock(
+    DOC,
+    "<!-- configuration:start (generated: make config-docs) -->",
+    "<!-- configuration:end -->",
+    "make config-docs",
+)
 GROUPS: tuple[tuple[str, type], ...] = (
     ("API and recorder (`Settings`)", Settings),
     ("The single source, when `SOURCES_FILE` is empty (`SingleSource`)", SingleSource),
@@ -51,22 +57,8 @@ def table() -> str:
 
 
 def render(text: str) -> str:
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{START}\n{table()}\n{END}{tail}"
-
-
-def main(argv: list[str]) -> int:
-    text = DOC.read_text(encoding="utf-8")
-    fresh = render(text)
-    if "--check" in argv:
-        if fresh != text:
-            print(f"{DOC} is stale: run python -m inventory.config.docs", file=sys.stderr)
-            return 1
-        return 0
-    DOC.write_text(fresh, encoding="utf-8")
-    return 0
+    return BLOCK.render(text, table())
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(BLOCK.main(sys.argv[1:], table))

@@ -9,10 +9,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from ..docblock import DocBlock
 from .catalog import Rule, catalog
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "POSTURE.md"
-START, END = "<!-- posture-catalog:start -->", "<!-- posture-catalog:end -->"
+BLOCK = DocBlock(
+    DOC, "<!-- posture-catalog:start -->", "<!-- posture-catalog:end -->", "python -m inventory.posture.docs"
+)
 
 
 def _refs(rule: Rule) -> str:
@@ -40,24 +43,8 @@ def table() -> str:
 
 
 def render(text: str) -> str:
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{START}\n{table()}\n{END}{tail}"
-
-
-def main(argv: list[str]) -> int:
-    text = DOC.read_text(encoding="utf-8")
-    new = render(text)
-    if "--check" in argv:
-        if new != text:
-            print(
-                "docs/POSTURE.md posture catalog table is stale: run python -m inventory.posture.docs", file=sys.stderr
-            )
-            return 1
-        return 0
-    DOC.write_text(new, encoding="utf-8")
-    return 0
+    return BLOCK.render(text, table())
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(BLOCK.main(sys.argv[1:], table))
