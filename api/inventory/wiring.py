@@ -4,6 +4,9 @@ recorder's entry point.
 Configuration reads values only (``inventory.config``); here they become the sources (SOURCES_FILE or the
 single-source variables), the waiver policy (the rule catalog and WAIVER_FILE) and the live timings, and from
 those the service. Anything wrong stops startup with one ``ConfigError`` line.
+
+gunicorn's master runs ``configure`` before any worker exists, so importing this module must not create the
+metrics (multiprocess files): the service and its sources are imported when ``build_service`` runs.
 """
 
 from __future__ import annotations
@@ -11,14 +14,16 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from .backends import Backend
 from .config import ConfigError, Settings, load_settings
 from .fleet.config import LiveTimings, SourceConfig, load_sources
-from .fleet.sources import build_sources
-from .live import LiveState
 from .posture import WaiverFileError, WaiverPolicy, catalog, load_waiver_file
-from .service import InventoryService
+
+if TYPE_CHECKING:
+    from .backends import Backend
+    from .live import LiveState
+    from .service import InventoryService
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,9 @@ def build_service(
     configured: Configured, backend: Backend | None = None, live: LiveState | None = None
 ) -> InventoryService:
     """The service over every configured source; an explicit ``backend`` (tests, tools) serves the single one."""
+    from .fleet.sources import build_sources
+    from .service import InventoryService
+
     settings = configured.settings
     sources = build_sources(configured.sources, live_timings(settings), backend, live)
     return InventoryService(sources, configured.waivers, settings.live_stale_grace, settings.engine_timeout)

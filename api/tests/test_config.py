@@ -130,3 +130,15 @@ def test_config_reads_no_catalog_and_no_waiver_file() -> None:
     assert load_settings({"WAIVER_FILE": "/nonexistent/waivers.yaml"}).waiver_file == "/nonexistent/waivers.yaml"
     with pytest.raises(ConfigError, match="cannot read"):
         configure({"WAIVER_FILE": "/nonexistent/waivers.yaml"})
+
+
+def test_validating_the_configuration_creates_no_metrics() -> None:
+    """gunicorn's master validates before forking: the metrics (multiprocess files) belong to the workers."""
+    code = (
+        "import sys; from inventory.wiring import configure; configure({}); "
+        "print(sorted(m for m in sys.modules if m in ('inventory.metrics', 'inventory.service', 'prometheus_client')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=API_DIR, capture_output=True, text=True, timeout=60, check=True
+    )
+    assert out.stdout.strip() == "[]"
