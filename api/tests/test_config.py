@@ -16,6 +16,7 @@ from inventory.config import (
     SingleSource,
     declared,
     load,
+    load_recorder_settings,
     load_settings,
     load_single_source,
     setting,
@@ -142,3 +143,16 @@ def test_validating_the_configuration_creates_no_metrics() -> None:
         [sys.executable, "-c", code], cwd=API_DIR, capture_output=True, text=True, timeout=60, check=True
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_empty_values_mean_what_they_always_meant() -> None:
+    """compose.yaml passes unset variables as empty strings: an empty WEBHOOK_URL is no webhook, an empty number or
+    UI_COOKIE_SECURE the default, an empty INVENTORY_BACKEND or LOG_LEVEL an error."""
+    assert load_recorder_settings({"WEBHOOK_URL": "", "WEBHOOK_SECRET_FILE": ""}).webhook_url == ""
+    s = load_settings({"UI_COOKIE_SECURE": "", "ENGINE_TIMEOUT": "", "API_TOKEN_FILE": "", "DATABASE_URL": ""})
+    assert (s.ui_cookie_secure, s.engine_timeout, s.api_token_file) == ("auto", 1.5, "")
+    assert s.database_url == "sqlite:////var/lib/inventory/history.db"
+    with pytest.raises(ConfigError, match="INVENTORY_BACKEND=''"):
+        configure({"INVENTORY_BACKEND": ""})
+    with pytest.raises(ConfigError, match="LOG_LEVEL=''"):
+        load_settings({"LOG_LEVEL": ""})

@@ -15,7 +15,7 @@ WEBHOOK_SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "INFO")
 
 
 def _webhook_url(url: str) -> str:
-    if not url.startswith(("http://", "https://")):
+    if url and not url.startswith(("http://", "https://")):  # empty: no webhook (compose passes WEBHOOK_URL="")
         raise ConfigError("WEBHOOK_URL must start with http:// or https://")
     return url
 
