@@ -35,9 +35,10 @@ from types import MappingProxyType
 from typing import Any, Protocol
 
 from . import metrics
-from .backends.base import Backend, BackendUnavailable, Container, ContainerDetail, ContainerEvent, NotFound
+from .backends.base import Backend, BackendUnavailable, NotFound
 from .cache import TTLCache
 from .fleet.config import LiveTimings, SourceConfig
+from .model import Container, ContainerDetail, ContainerEvent
 
 log = logging.getLogger("inventory.live")
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from werkzeug.datastructures import MultiDict
 
-from .backends.base import Container
+from .model import Container
 from .problems import bad_parameter
 
 STATES = (

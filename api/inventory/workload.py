@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from .backends.base import Container
+from .model import Container
 
 _RS_POD = re.compile(r"^(?P<owner>.+)-(?P<hash>[a-z0-9]+)-[a-z0-9]{5}$")
 _GENERATED_POD = re.compile(r"^(?P<owner>.+)-[a-z0-9]{5}$")

@@ -15,8 +15,9 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from inventory.backends.base import BackendUnavailable, ContainerEvent
+from inventory.backends.base import BackendUnavailable
 from inventory.backends.docker_events import StreamIdle, event_from_json, read_events
+from inventory.model import ContainerEvent
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 

@@ -10,8 +10,8 @@ import time
 import pytest
 from conftest import LOCAL, RecordedBackend, timings
 from inventory import metrics
-from inventory.backends.base import Container, ContainerEvent
 from inventory.live import DockerLiveState, PolledLiveState, SnapshotStore
+from inventory.model import Container, ContainerEvent
 
 
 class ClosableBackend(RecordedBackend):

@@ -6,7 +6,7 @@ import dataclasses
 from datetime import date
 
 import pytest
-from inventory.backends.base import Container, Security
+from inventory.model import Container, Security
 from inventory.posture import SEVERITIES, Target, Waiver, catalog, count, evaluate_container, overall_score
 from inventory.posture.engine import grade
 

@@ -82,7 +82,8 @@ def test_self_waivers_count_only_when_allowed() -> None:
     import dataclasses
 
     value = '{"reason": "needs raw sockets for ping", "owner": "netops", "expires": "2999-01-01"}'
-    sec = dataclasses.replace(HARDENED, cap_add=["NET_RAW"], waiver_requests={"added-capabilities": value})
+    label = "container-inventory.io/waive.added-capabilities"
+    sec = dataclasses.replace(HARDENED, cap_add=["NET_RAW"], labels={label: value})
     off = evaluate_container(CONTAINER, sec, "docker")
     on = evaluate_container(CONTAINER, sec, "docker", allow_self_waivers=True)
     assert {f.rule: f.waived for f in off.findings} == {
@@ -91,8 +92,35 @@ def test_self_waivers_count_only_when_allowed() -> None:
     }
     waived = {f.rule: f.waiver for f in on.findings}
     assert waived["added-capabilities"].origin == "label" and waived["capabilities-beyond-baseline"] is None
-    bad = dataclasses.replace(sec, waiver_requests={"added-capabilities": "not json"})
+    bad = dataclasses.replace(sec, labels={label: "not json"})
     assert not evaluate_container(CONTAINER, bad, "docker", allow_self_waivers=True).findings[0].waived
+
+
+def test_backends_keep_raw_labels_and_posture_reads_the_waiver_requests() -> None:
+    """The backends hand posture the labels / kept pod annotations as the engine reports them (no waiver parsing
+    below posture); the engine finds the self-waiver in them, and the security view leaves the raw labels out."""
+    import copy
+    import json
+
+    from conftest import load_fixture
+    from inventory.backends.docker import detail_from_inspect
+    from inventory.backends.kubernetes import security_from_pod, trim_pod
+
+    value = '{"reason": "legacy appliance", "owner": "team-db", "expires": "2999-01-01"}'
+    raw = load_fixture("inspect-insecure.json")
+    raw["Config"]["Labels"] = {"tier": "db", "container-inventory.io/waive.privileged": value}
+    detail = detail_from_inspect(raw)
+    assert detail.security.labels == raw["Config"]["Labels"]
+    assert "labels" not in detail.security.to_dict() and "waiver_requests" not in detail.security.to_dict()
+    on = evaluate_container(detail.container, detail.security, "docker", allow_self_waivers=True)
+    assert {f.rule: f.waiver.origin for f in on.findings if f.waiver} == {"privileged": "label"}
+
+    pods = json.loads((ROOT / "api/tests/fixtures/k8s/podlist-page1.json").read_text())["items"]
+    pod = copy.deepcopy(pods[0])
+    pod["metadata"]["annotations"]["container-inventory.io/waive.run-as-root"] = value
+    trimmed = trim_pod(pod)
+    security = security_from_pod(trimmed, trimmed["spec"]["containers"][0])
+    assert security.labels == {"container-inventory.io/waive.run-as-root": value}  # trim keeps only these
 
 
 def test_api_marks_waived_and_expired_waivers(tmp_path: Path, backend: RecordedBackend) -> None:

@@ -1,15 +1,17 @@
-"""The backend interface and the normalised container model every backend returns.
+"""The backend interface: what a backend answers and the errors it raises.
 
 A backend answers three questions: is the engine reachable (``ping``), which containers
 exist (``list_containers``: one engine call, no per-container detail), and what are the
-security-relevant settings of one container (``inspect``). Everything above this layer
-(caching, filtering, pagination, posture rules, HTTP) is backend-agnostic.
+security-relevant settings of one container (``inspect``). It returns the typed model of
+``inventory.model``. Everything above this layer (caching, filtering, pagination, posture
+rules, HTTP) is backend-agnostic.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
+
+from ..model import Container, ContainerDetail
 
 
 class BackendUnavailable(Exception):
@@ -27,134 +29,6 @@ class AmbiguousReference(Exception):
         super().__init__(f"{ref!r} matches {len(matches)} containers")
         self.ref = ref
         self.matches = matches
-
-
-@dataclass
-class Port:
-    private_port: int
-    protocol: str = "tcp"
-    public_port: int | None = None
-    ip: str | None = None
-
-
-@dataclass
-class Container:
-    """One container as listed; cheap to produce from a single list call."""
-
-    id: str
-    names: list[str]
-    image: str
-    image_id: str
-    state: str
-    status: str
-    created: str | None
-    started_at: str | None = None
-    ports: list[Port] = field(default_factory=list)
-    health: str = "none"  # healthy | unhealthy | starting | none
-    labels: dict[str, str] = field(default_factory=dict)
-    # Kubernetes backend only; None on Docker.
-    namespace: str | None = None
-    pod: str | None = None
-    node: str | None = None
-    restart_count: int | None = None
-    # The engine or cluster it runs on (see inventory.fleet); ids of other sources than the default one
-    # are "<source>:<engine id>" so they stay unique across sources.
-    source: str = "local"
-
-    @property
-    def engine_id(self) -> str:
-        """The id the engine itself uses (``docker inspect`` takes this one)."""
-        prefix = f"{self.source}:"
-        return self.id[len(prefix) :] if self.id.startswith(prefix) else self.id
-
-    @property
-    def short_id(self) -> str:
-        engine_id = self.engine_id
-        return self.id[:12] if engine_id == self.id else f"{self.source}:{engine_id[:12]}"
-
-    @property
-    def name(self) -> str:
-        return self.names[0] if self.names else self.short_id
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["short_id"] = self.short_id
-        data["name"] = self.name
-        return data
-
-
-@dataclass
-class Mount:
-    type: str
-    source: str
-    destination: str
-    read_only: bool
-    docker_socket: bool = False
-    propagation: str = ""  # "", private, rprivate, shared, rshared, slave, rslave (Kubernetes Bidirectional = rshared)
-
-
-@dataclass
-class Security:
-    """Security-relevant settings. Never holds environment, command line or file contents.
-
-    The fields after ``image_mutable_tag`` came with the posture catalog v2; each has a default meaning
-    "not set / not applicable" so a backend fills in only what its engine can tell.
-    """
-
-    user: str
-    privileged: bool
-    read_only_rootfs: bool
-    cap_add: list[str]
-    cap_drop: list[str]
-    no_new_privileges: bool
-    host_network: bool
-    host_pid: bool
-    host_ipc: bool
-    mounts: list[Mount]
-    memory_limit_bytes: int | None
-    cpu_limit: float | None
-    healthcheck: bool
-    image_pinned_by_digest: bool
-    image_mutable_tag: bool
-    host_uts: bool = False
-    host_userns: bool = False
-    host_process: bool = False
-    run_as_non_root: bool | None = None  # Kubernetes: effective runAsNonRoot; None where it does not exist
-    host_ports: list[Port] = field(default_factory=list)  # published / hostPort bindings
-    devices: list[str] = field(default_factory=list)  # host device paths
-    seccomp: str = "default"  # default | runtime-default | localhost | unconfined | unset
-    apparmor: str = ""  # profile name as the engine reports it; "unconfined" matters
-    selinux_disabled: bool = False
-    selinux_options: dict[str, str] = field(default_factory=dict)  # user, role, type, level
-    proc_mount_unmasked: bool = False
-    sysctls: list[str] = field(default_factory=list)  # names only, never values
-    pod_volume_types: list[str] = field(default_factory=list)  # Kubernetes pod volume types
-    cpu_shares: int | None = None
-    pids_limit: int | None = None
-    restart_policy: str = ""
-    restart_max_retries: int = 0
-    cgroup_parent: str = ""
-    network_mode: str = ""
-    # Self-waivers the container declares (label / pod annotation container-inventory.io/waive.<rule>).
-    waiver_requests: dict[str, str] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass
-class ContainerDetail:
-    container: Container
-    security: Security
-
-
-@dataclass(frozen=True)
-class ContainerEvent:
-    """A container lifecycle change reported by the engine (id and action only; nothing else is trusted)."""
-
-    id: str
-    action: str  # create, start, die, destroy, rename, health_status, ...
-    time_nano: int = 0
 
 
 class Backend(Protocol):

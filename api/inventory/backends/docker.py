@@ -25,20 +25,8 @@ from requests.exceptions import RequestException
 
 from ..fleet.config import SourceConfig
 from ..metrics import track_backend_call
-from ..posture.waivers import waiver_requests
-from .base import (
-    BackendUnavailable,
-    Container,
-    ContainerDetail,
-    ContainerEvent,
-    Mount,
-    NotFound,
-    Port,
-    Security,
-    capability,
-    image_reference_flags,
-    is_docker_socket,
-)
+from ..model import Container, ContainerDetail, ContainerEvent, Mount, Port, Security
+from .base import BackendUnavailable, NotFound, capability, image_reference_flags, is_docker_socket
 from .docker_events import read_events
 
 _ERRORS = (DockerException, RequestException, OSError)
@@ -231,7 +219,7 @@ def detail_from_inspect(raw: dict[str, Any]) -> ContainerDetail:
         restart_max_retries=int(restart.get("MaximumRetryCount") or 0),
         cgroup_parent=host.get("CgroupParent") or "",
         network_mode=host.get("NetworkMode") or "",
-        waiver_requests=waiver_requests(dict(config.get("Labels") or {})),
+        labels=dict(config.get("Labels") or {}),
     )
     return ContainerDetail(container=container, security=security)
 

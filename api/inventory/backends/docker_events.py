@@ -7,7 +7,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from .base import BackendUnavailable, ContainerEvent
+from ..model import ContainerEvent
+from .base import BackendUnavailable
 
 
 class StreamIdle(Exception):

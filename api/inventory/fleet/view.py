@@ -23,8 +23,9 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
-from ..backends.base import AmbiguousReference, BackendUnavailable, Container, ContainerDetail, NotFound
+from ..backends.base import AmbiguousReference, BackendUnavailable, NotFound
 from ..live import NOT_SYNCED_YET, Snapshot
+from ..model import Container, ContainerDetail
 from .config import DEFAULT_SOURCE, SourceConfig
 from .sources import Source, SourceStatus, stale_until, status_of
 

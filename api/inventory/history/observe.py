@@ -13,8 +13,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from ..backends.base import Container, ContainerDetail
 from ..live import Snapshot
+from ..model import Container, ContainerDetail
 from ..posture import SEVERITIES, ContainerReport, Finding
 from ..workload import workload_identity
 

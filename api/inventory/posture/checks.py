@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..backends.base import Security
+from ..model import Security
 
 Check = Callable[[Security], bool]
 

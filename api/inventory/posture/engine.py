@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
-from ..backends.base import Container, Security
+from ..model import Container, Security
 from ..workload import workload_identity
 from .catalog import Catalog, Rule, catalog
 from .checks import CHECKS
 from .report import ContainerReport, Finding, PostureReport, Score
-from .waivers import Waiver, self_waivers
+from .waivers import Waiver, self_waivers, waiver_requests
 
 
 def violated(security: Security, backend: str, cat: Catalog | None = None) -> list[Rule]:
@@ -65,9 +65,10 @@ def evaluate_container(
     """Findings (waivers applied), score. Self-waivers count only when ``allow_self_waivers``."""
     today = today or date.today()
     cat = catalog()
-    if allow_self_waivers and security.waiver_requests:
+    requests = waiver_requests(security.labels) if allow_self_waivers else {}
+    if requests:
         origin = "annotation" if backend == "kubernetes" else "label"
-        waivers = [*waivers, *self_waivers(security.waiver_requests, set(cat.by_id), origin)]
+        waivers = [*waivers, *self_waivers(requests, set(cat.by_id), origin)]
     matched = {r.id: match_waiver(r.id, container, waivers, today) for r in violated(security, backend, cat)}
     workload = workload_identity(container)
     findings = [

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 
 from werkzeug.datastructures import MultiDict
 
-from ..backends.base import BackendUnavailable, Container
+from ..backends.base import BackendUnavailable
 from ..fleet.sources import SourceStatus
+from ..model import Container
 from ..problems import Problem
 from ..query import STATES, ListQuery
 from ..service import InventoryService

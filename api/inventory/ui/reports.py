@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from ..backends.base import Container, Security
+from ..model import Container, Security
 from ..posture.catalog import SEVERITIES, Rule
 from ..posture.report import ContainerReport, Finding, PostureReport
 from ..problems import Problem

@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 
 from werkzeug.datastructures import MultiDict
 
-from ..backends.base import Container
 from ..history.diff import KINDS
 from ..history.params import cursor_for, parse_changes
 from ..history.query import ChangeFilter, HistoryQueries, HistoryUnavailable, Trend
 from ..history.store import ChangeRecord, utcnow
+from ..model import Container
 from ..posture import SEVERITIES
 from ..problems import Problem
 from ..workload import workload_identity

@@ -22,7 +22,8 @@ from kubernetes.config.config_exception import ConfigException
 
 from ...fleet.config import SourceConfig
 from ...metrics import track_backend_call
-from ..base import BackendUnavailable, Container, ContainerDetail, NotFound
+from ...model import Container, ContainerDetail
+from ..base import BackendUnavailable, NotFound
 from .informer import ERRORS, PodInformer
 from .mapping import container_from_pod, container_id_for, iter_containers, runtime_id, security_from_pod
 from .trim import trim_pod

@@ -7,8 +7,8 @@ from typing import Any
 
 from kubernetes.utils.quantity import parse_quantity
 
-from ...posture.waivers import waiver_requests
-from ..base import Container, Mount, Port, Security, capability, image_reference_flags, is_docker_socket
+from ...model import Container, Mount, Port, Security
+from ..base import capability, image_reference_flags, is_docker_socket
 from .trim import KINDS
 
 
@@ -184,5 +184,5 @@ def security_from_pod(pod: dict[str, Any], spec: dict[str, Any]) -> Security:
         proc_mount_unmasked=sc.get("procMount") == "Unmasked",
         sysctls=sorted(str(s.get("name", "")) for s in pod_sc.get("sysctls") or []),
         pod_volume_types=sorted({v["type"] for v in pod_spec.get("volumes") or []}),
-        waiver_requests=waiver_requests(pod["metadata"].get("annotations") or {}),
+        labels=dict(pod["metadata"].get("annotations") or {}),
     )
