@@ -72,7 +72,6 @@ FORBIDDEN: dict[tuple[str, str], str] = {
 # Edges only the model-room and recorder moves (NAME house, issue 20) remove. The lead empties this list after
 # merging them; nothing configuration-related may be listed here.
 PENDING: set[tuple[str, str]] = {
-    ("inventory.posture", "inventory.wiring"),  # posture/cli.py moves to the CLI floor
     ("inventory.problems", "inventory.backends"),  # the backend exceptions belong below problems (model room)
 }
 

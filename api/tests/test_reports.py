@@ -144,7 +144,7 @@ spec:
 
 def scan(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     exe = shutil.which("inventory-scan")
-    cmd = [exe] if exe else [sys.executable, "-m", "inventory.posture.cli"]
+    cmd = [exe] if exe else [sys.executable, "-m", "inventory.cli.scan"]
     env = {**os.environ, "PYTHONPATH": str(ROOT / "api")}
     return subprocess.run([*cmd, *args], input=stdin, capture_output=True, text=True, env=env, timeout=120)
 

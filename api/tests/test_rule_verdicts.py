@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 import yaml
 from inventory.backends.docker import detail_from_inspect
+from inventory.cli.scan import main
 from inventory.posture import catalog, violated
-from inventory.posture.cli import main
 from inventory.posture.fixtures import docker_cases, pod_cases
 
 RECORDED = Path(__file__).parent / "fixtures" / "docker" / "posture-cases.json"

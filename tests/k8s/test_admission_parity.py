@@ -46,7 +46,7 @@ CASES = _cases()
 def engine_verdicts() -> dict[str, set[str]]:
     """inventory-scan over all fixture pods at once; container targets are fixtures/<case>/app."""
     pods = {"apiVersion": "v1", "kind": "List", "items": [c["pod"] for c in CASES]}
-    report = json.loads(_api(["-m", "inventory.posture.cli", "manifests", "-", "--format", "json"], json.dumps(pods)))
+    report = json.loads(_api(["-m", "inventory.cli.scan", "manifests", "-", "--format", "json"], json.dumps(pods)))
     verdicts: dict[str, set[str]] = {}
     for container in report["containers"]:
         case = container["name"].split("/")[1]

@@ -21,11 +21,11 @@ from typing import Any
 import yaml
 
 from ..backends.base import BackendUnavailable
-from .catalog import SEVERITIES, catalog
-from .engine import build_report, evaluate_container
-from .formats import to_junit, to_sarif, to_table
-from .report import ContainerReport, PostureReport
-from .waivers import WaiverFileError, WaiverPolicy, load_waiver_file
+from ..posture.catalog import SEVERITIES, catalog
+from ..posture.engine import build_report, evaluate_container
+from ..posture.formats import to_junit, to_sarif, to_table
+from ..posture.report import ContainerReport, PostureReport
+from ..posture.waivers import WaiverFileError, WaiverPolicy, load_waiver_file
 
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job")
 
