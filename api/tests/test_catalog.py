@@ -7,7 +7,8 @@ import pytest
 from inventory.backends.kubernetes import container_from_pod, security_from_pod, trim_pod
 from inventory.posture import RULES, SEVERITIES, catalog, violated
 from inventory.posture.checks import CHECKS
-from inventory.posture.fixtures import docker_cases, pod_cases
+
+from tests.support.rule_cases import docker_cases, main_cases, pod_cases
 
 CIS_DECIDABLE = {  # CIS Docker Benchmark v1.6 section 5 recommendations decidable from inspect data
     "5.2", "5.3", "5.4", "5.5", "5.6", "5.8", "5.10", "5.11", "5.12", "5.13", "5.14", "5.15", "5.16", "5.17",
@@ -35,9 +36,10 @@ def test_catalog_is_complete() -> None:
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: r.id)
 def test_every_rule_is_documented_and_has_fixtures(rule) -> None:
     assert rule.severity in SEVERITIES and rule.title and rule.rationale and rule.remediation and rule.references
+    cases = main_cases(rule)
     for backend in rule.backends:
-        assert rule.fixtures.get(backend, {}).get("fail"), f"{rule.id}: no failing {backend} fixture"
-    assert set(rule.fixtures) <= set(rule.backends)
+        assert cases.get(backend, {}).get("fail"), f"{rule.id}: no failing {backend} fixture"
+    assert set(cases) <= set(rule.backends)
     assert ("kubernetes" in rule.backends) == (rule.admission is not None)
 
 

@@ -20,7 +20,8 @@ import yaml
 from inventory.backends.docker import detail_from_inspect
 from inventory.cli.scan import main
 from inventory.posture import catalog, violated
-from inventory.posture.fixtures import docker_cases, pod_cases
+
+from tests.support.rule_cases import docker_cases, pod_cases
 
 RECORDED = Path(__file__).parent / "fixtures" / "docker" / "posture-cases.json"
 RECORD_HOW = "record it: RECORD_POSTURE_CASES=1 .venv/bin/pytest tests/integration/test_posture_docker.py"

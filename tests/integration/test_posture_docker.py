@@ -23,7 +23,8 @@ import pytest
 from inventory.backends.docker import DockerBackend, detail_from_inspect
 from inventory.fleet.config import SourceConfig
 from inventory.posture import violated
-from inventory.posture.fixtures import docker_args, docker_cases
+
+from tests.support.rule_cases import docker_args, docker_cases
 
 RUN = uuid.uuid4().hex[:8]
 BASE_IMAGE = "debian:bookworm-slim"

@@ -25,7 +25,7 @@ API_PYTHON = ROOT / ".venv" / "bin" / "python"
 
 def _api(code_or_args: list[str], stdin: str = "") -> str:
     python = str(API_PYTHON) if API_PYTHON.exists() else sys.executable
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "api")}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join((str(ROOT / "api"), str(ROOT)))}  # tests.support.rule_cases
     proc = subprocess.run([python, *code_or_args], input=stdin, capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
@@ -33,7 +33,7 @@ def _api(code_or_args: list[str], stdin: str = "") -> str:
 
 def _cases() -> list[dict[str, Any]]:
     code = (
-        "import json; from inventory.posture.fixtures import pod_cases; "
+        "import json; from tests.support.rule_cases import pod_cases; "
         "print(json.dumps([{'case': c, 'rule': r, 'pod': p, 'expected': sorted(e)} for c, r, p, e in pod_cases()]))"
     )
     return json.loads(_api(["-c", code]))

@@ -65,18 +65,6 @@ class Rule:
         """This rule's case files (tests only: the API never reads them)."""
         return rule_cases(self.id)
 
-    @property
-    def fixtures(self) -> dict[str, dict[str, Any]]:
-        """The cases named ``<backend>.yaml`` as {backend: {"fail": deviation, "pass": deviation, "also": [...]}}."""
-        out: dict[str, dict[str, Any]] = {}
-        for case in self.cases:
-            if not case.variant:
-                entry = out.setdefault(case.backend, {})
-                entry[case.verdict] = case.deviation
-                if case.also:
-                    entry["also"] = list(case.also)
-        return out
-
     def applies_to(self, backend: str) -> bool:
         return backend in self.backends
 

@@ -1,7 +1,8 @@
-"""Build the rules' cases (``rules/<rule>/{fail,pass}/``): baseline + one deviation, as a pod (Kubernetes) or
-`docker create` args.
+"""Build the rules' cases (``api/inventory/posture/rules/<rule>/{fail,pass}/``): baseline + one deviation, as a pod
+(Kubernetes) or `docker create` args.
 
-Used by the unit tests, the real-container integration test and the admission parity test.
+Test support, not product code: used by the unit tests, the real-container integration test and the admission
+parity test.
 """
 
 from __future__ import annotations
@@ -9,7 +10,19 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from .catalog import Catalog, catalog
+from inventory.posture.catalog import Catalog, Rule, catalog
+
+
+def main_cases(rule: Rule) -> dict[str, dict[str, Any]]:
+    """The cases named ``<backend>.yaml`` as {backend: {"fail": deviation, "pass": deviation, "also": [...]}}."""
+    out: dict[str, dict[str, Any]] = {}
+    for case in rule.cases:
+        if not case.variant:
+            entry = out.setdefault(case.backend, {})
+            entry[case.verdict] = case.deviation
+            if case.also:
+                entry["also"] = list(case.also)
+    return out
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
