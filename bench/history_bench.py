@@ -26,8 +26,8 @@ from sqlalchemy import Table
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "api")]
 from inventory.history import db  # noqa: E402
-from inventory.history.diff import KINDS  # noqa: E402
 from inventory.history.models import Change  # noqa: E402
+from inventory.history.records import KINDS  # noqa: E402
 
 from tests.support import postgres  # noqa: E402
 from tests.support.stack import free_port  # noqa: E402

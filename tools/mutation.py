@@ -45,8 +45,8 @@ class Module:
 
 MODULES = (
     Module("posture", "api", ("inventory/posture/*.py",)),
-    Module("history store", "api", ("inventory/history/store.py",)),
-    Module("history webhook", "api", ("inventory/history/webhook.py",)),
+    Module("history store", "api", ("inventory/recorder/store.py",)),
+    Module("history webhook", "api", ("inventory/recorder/webhook.py",)),
     Module("live state", "api", ("inventory/live.py",)),
     Module("docker event parsing", "api", ("inventory/backends/docker_events.py",)),
     Module("fleet", "api", ("inventory/fleet/*.py",)),

@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 from conftest import RecordedBackend, make_app
 from inventory.history import db
-from inventory.history.diff import diff
 from inventory.history.models import Change, PostureSample
-from inventory.history.observe import Observation, Tally
-from inventory.history.store import HistoryStore, iso, utcnow
+from inventory.history.records import iso, utcnow
 from inventory.recorder import loop
+from inventory.recorder.diff import diff
 from inventory.recorder.loop import Recorder
+from inventory.recorder.observe import Observation, Tally
+from inventory.recorder.store import HistoryStore
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from test_history import finding, obs, observation

@@ -16,8 +16,8 @@ from conftest import RecordedBackend, load_fixture, make_app, service_for
 from inventory.backends.docker import container_from_list_entry, detail_from_inspect
 from inventory.backends.kubernetes import container_from_pod, security_from_pod, trim_pod
 from inventory.backends.kubernetes.mapping import iter_containers
-from inventory.history.observe import observe
 from inventory.posture import evaluate_container
+from inventory.recorder.observe import observe
 from inventory.workload import fingerprint
 
 PODS = Path(__file__).parent / "fixtures" / "k8s"

@@ -182,8 +182,8 @@ def test_history_keeps_a_source_that_is_down_instead_of_recording_removals(
     backends: dict[str, RecordedBackend], tmp_path: Any, clock: Clock
 ) -> None:
     from inventory.history import db
-    from inventory.history.store import HistoryStore
     from inventory.recorder.loop import Recorder
+    from inventory.recorder.store import HistoryStore
 
     url = f"sqlite:///{tmp_path / 'history.db'}"
     db.upgrade(db.make_engine(url))

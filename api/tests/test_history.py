@@ -13,13 +13,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from conftest import RecordedBackend, load_fixture, make_app, service_for
 from inventory.history import db
-from inventory.history.diff import diff
 from inventory.history.models import Base
-from inventory.history.observe import ContainerObs, FindingObs, Observation
-from inventory.history.store import HistoryStore
 from inventory.model import Container
 from inventory.posture import Target, Waiver
+from inventory.recorder.diff import diff
 from inventory.recorder.loop import Recorder
+from inventory.recorder.observe import ContainerObs, FindingObs, Observation
+from inventory.recorder.store import HistoryStore
 from inventory.service import InventoryService
 from inventory.workload import fingerprint, workload_identity
 from test_api import validate

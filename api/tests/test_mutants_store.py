@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from inventory.history import db
 from inventory.history.models import Change, PostureSample
-from inventory.history.store import ChangeRecord, HistoryStore
+from inventory.history.records import ChangeRecord
+from inventory.recorder.store import HistoryStore
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 

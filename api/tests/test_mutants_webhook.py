@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import requests
 from inventory.config import WEBHOOK_SEVERITIES, RecorderSettings
-from inventory.history.store import ChangeRecord
-from inventory.history.webhook import MAX_BACKOFF, WebhookSink, _Delivery, body_of, rank, sign
+from inventory.history.records import ChangeRecord
+from inventory.recorder.webhook import MAX_BACKOFF, WebhookSink, _Delivery, body_of, rank, sign
 
 
 def change(severity: str | None, n: int = 1) -> ChangeRecord:
@@ -89,7 +89,7 @@ def test_the_body_is_the_change_as_sorted_json() -> None:
 
 
 def test_one_attempt_posts_signed_headers_to_the_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("inventory.history.webhook.time.time", lambda: 1700000000.7)
+    monkeypatch.setattr("inventory.recorder.webhook.time.time", lambda: 1700000000.7)
     post = Poster(204)
     s, _ = sink(tmp_path, post)
     d = _Delivery("k1", b'{"a":1}')

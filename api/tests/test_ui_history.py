@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from conftest import RecordedBackend, make_app, service_for
 from inventory.history import db
-from inventory.history.store import HistoryStore
 from inventory.recorder.loop import Recorder
+from inventory.recorder.store import HistoryStore
 from inventory.ui import timeline
 
 

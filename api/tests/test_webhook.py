@@ -14,11 +14,12 @@ from typing import Any
 
 import pytest
 from inventory.config import ConfigError, RecorderSettings, load_recorder_settings
-from inventory.history import db, metrics
-from inventory.history.feed import ChangeFeed
+from inventory.history import db
 from inventory.history.models import Change
-from inventory.history.store import ChangeRecord
-from inventory.history.webhook import WebhookSink
+from inventory.history.records import ChangeRecord
+from inventory.recorder import metrics
+from inventory.recorder.feed import ChangeFeed
+from inventory.recorder.webhook import WebhookSink
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "webhook_receiver.py"
 spec = importlib.util.spec_from_file_location("webhook_receiver", EXAMPLE)
@@ -174,7 +175,7 @@ def test_a_new_webhook_does_not_replay_the_past(receiver: Any, tmp_path: Path) -
 
 def test_receiver_verify_rejects_tampering_and_replays() -> None:
     secret, body, ts = b"k", b'{"a":1}', str(int(time.time()))
-    from inventory.history.webhook import sign
+    from inventory.recorder.webhook import sign
 
     sig = sign(secret, ts, body)
     assert receiver_mod.verify(secret, ts, sig, body)

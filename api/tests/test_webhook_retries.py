@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from inventory.config import RecorderSettings
-from inventory.history.webhook import MAX_BACKOFF, WebhookSink, _Delivery
+from inventory.recorder.webhook import MAX_BACKOFF, WebhookSink, _Delivery
 
 
 class Scripted(ThreadingHTTPServer):

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 from inventory.history import db
-from inventory.history.diff import ChangeEvent
-from inventory.history.observe import Observation
 from inventory.history.query import ChangeFilter, HistoryQueries
-from inventory.history.store import HistoryStore
+from inventory.recorder.diff import ChangeEvent
+from inventory.recorder.observe import Observation
+from inventory.recorder.store import HistoryStore
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -15,12 +15,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from inventory.config import RecorderSettings
 from inventory.history import db
-from inventory.history.feed import ChangeFeed
 from inventory.history.models import TABLES, Base
 from inventory.history.query import ChangeFilter, HistoryQueries
-from inventory.history.store import ChangeRecord, HistoryStore
-from inventory.history.webhook import WebhookSink
+from inventory.history.records import ChangeRecord
+from inventory.recorder.feed import ChangeFeed
 from inventory.recorder.loop import Recorder
+from inventory.recorder.store import HistoryStore
+from inventory.recorder.webhook import WebhookSink
 from inventory.service import InventoryService
 from sqlalchemy import inspect
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..posture import SEVERITIES
-from .diff import KINDS
 from .query import BUCKETS
+from .records import KINDS
 
 STR = {"type": "string"}
 NSTR = {"type": ["string", "null"]}

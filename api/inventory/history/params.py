@@ -9,8 +9,8 @@ from werkzeug.datastructures import MultiDict
 
 from ..problems import bad_parameter
 from ..query import decode_cursor, encode_cursor
-from .diff import KINDS
 from .query import BUCKETS, ChangeFilter
+from .records import KINDS
 
 CHANGE_PARAMS = {"since", "until", "container", "rule", "kind", "limit", "cursor", "order"}
 HISTORY_PARAMS = {"limit", "cursor"}

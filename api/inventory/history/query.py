@@ -18,13 +18,9 @@ from sqlalchemy.orm import Session
 
 from ..posture import SEVERITIES
 from .db import make_engine
-from .models import Change, PostureSample
-from .store import ChangeRecord, iso
+from .models import PostureSample
+from .records import COLUMNS, ChangeRecord, T, iso
 
-T = Change.__table__
-# Core columns in ChangeRecord's field order: no ORM objects on the hot read path.
-COLUMNS = (T.c.id, T.c.uid, T.c.at, T.c.kind, T.c.source, T.c.container_id, T.c.container_name, T.c.workload,
-           T.c.rule, T.c.severity, T.c.fingerprint, T.c.old, T.c.new, T.c.while_away)  # fmt: skip
 HEX_PREFIX = re.compile(r"^[0-9a-f]{3,64}$")
 BUCKETS = {"raw": None, "hour": dt.timedelta(hours=1), "day": dt.timedelta(days=1)}
 MAX_POINTS = 1000

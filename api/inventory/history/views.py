@@ -11,7 +11,7 @@ from ..service import InventoryService
 from ..workload import workload_identity
 from .params import cursor_for, parse_changes, parse_history, parse_trend
 from .query import ChangePage, HistoryQueries, HistoryUnavailable
-from .store import iso, utcnow
+from .records import iso, utcnow
 
 history_api = Blueprint("history", __name__, url_prefix="/api")
 

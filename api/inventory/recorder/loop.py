@@ -11,10 +11,11 @@ from collections.abc import Callable
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..backends.base import BackendUnavailable
-from ..history import metrics
-from ..history.diff import diff
-from ..history.observe import InventoryReader, Observation, carry_over, observe, posture_totals
-from ..history.store import ChangeRecord, HistoryStore, utcnow
+from ..history.records import ChangeRecord, utcnow
+from . import metrics
+from .diff import diff
+from .observe import InventoryReader, Observation, carry_over, observe, posture_totals
+from .store import HistoryStore
 
 log = logging.getLogger("inventory.recorder")
 HEARTBEAT = 30.0  # seconds between "still alive" writes when nothing changes

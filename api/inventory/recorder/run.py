@@ -12,13 +12,14 @@ from prometheus_client import start_http_server
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..config import ConfigError, RecorderSettings, load_recorder_settings
-from ..history import db, metrics
-from ..history.feed import ChangeFeed
-from ..history.store import HistoryStore
-from ..history.webhook import WebhookSink
+from ..history import db
 from ..logs import configure_logging
 from ..wiring import build_service, configure
+from . import metrics
+from .feed import ChangeFeed
 from .loop import Recorder
+from .store import HistoryStore
+from .webhook import WebhookSink
 
 log = logging.getLogger("inventory.recorder")
 

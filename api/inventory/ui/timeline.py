@@ -11,10 +11,9 @@ from dataclasses import dataclass, field
 
 from werkzeug.datastructures import MultiDict
 
-from ..history.diff import KINDS
 from ..history.params import cursor_for, parse_changes
 from ..history.query import ChangeFilter, HistoryQueries, HistoryUnavailable, Trend
-from ..history.store import ChangeRecord, utcnow
+from ..history.records import KINDS, ChangeRecord, utcnow
 from ..model import Container
 from ..posture import SEVERITIES
 from ..problems import Problem

@@ -15,9 +15,8 @@ from typing import Any
 from sqlalchemy import Engine, Select, func, select
 from sqlalchemy.orm import Session
 
-from .models import Change, RecorderMeta
-from .query import COLUMNS, T
-from .store import ChangeRecord
+from ..history.models import Change, RecorderMeta
+from ..history.records import COLUMNS, ChangeRecord, T
 
 CURSOR = "webhook_cursor"
 

@@ -22,9 +22,9 @@ from pathlib import Path
 import requests
 
 from ..config import WEBHOOK_SEVERITIES, RecorderSettings
+from ..history.records import ChangeRecord
 from . import metrics
 from .feed import ChangeFeed
-from .store import ChangeRecord
 
 log = logging.getLogger("inventory.webhook")
 RETRYABLE = {408, 425, 429}

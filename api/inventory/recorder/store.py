@@ -1,84 +1,20 @@
-"""The recorder's write side: last recorded state in, one transaction per cycle out."""
+"""The history store's write side: last recorded state in, one transaction per cycle out."""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass
 
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session
 
+from ..history.models import Change, ContainerState, FindingState, PostureSample, RecorderMeta
+from ..history.records import ChangeRecord
 from ..posture import SEVERITIES
 from .diff import ChangeEvent
-from .models import Change, ContainerState, FindingState, PostureSample, RecorderMeta
 from .observe import RUNNING, ContainerObs, FindingObs, Observation, Tally, posture_totals
 
 LAST_CYCLE = "last_cycle_at"
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-
-
-def iso(value: dt.datetime) -> str:
-    return value.isoformat(timespec="milliseconds") + "Z"
-
-
-@dataclass(frozen=True)
-class ChangeRecord:
-    """One stored change as it crosses layers (API answers, webhook bodies)."""
-
-    id: int
-    uid: str
-    at: dt.datetime
-    kind: str
-    source: str
-    container_id: str
-    container_name: str
-    workload: str
-    rule: str | None
-    severity: str | None
-    fingerprint: str | None
-    old: str | None
-    new: str | None
-    while_away: bool
-
-    @classmethod
-    def from_row(cls, row: Change) -> ChangeRecord:
-        return cls(
-            row.id,
-            row.uid,
-            row.at,
-            row.kind,
-            row.source,
-            row.container_id,
-            row.container_name,
-            row.workload,
-            row.rule,
-            row.severity,
-            row.fingerprint,
-            row.old,
-            row.new,
-            bool(row.while_away),
-        )
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "id": self.uid,
-            "at": iso(self.at),
-            "kind": self.kind,
-            "source": self.source,
-            "container_id": self.container_id,
-            "container_name": self.container_name,
-            "workload": self.workload,
-            "rule": self.rule,
-            "severity": self.severity,
-            "fingerprint": self.fingerprint,
-            "old": self.old,
-            "new": self.new,
-            "while_away": self.while_away,
-        }
 
 
 def _container_row(c: ContainerObs) -> ContainerState:

@@ -7,19 +7,6 @@ from dataclasses import dataclass
 
 from .observe import RUNNING, ContainerObs, FindingObs, Observation
 
-CONTAINER_KINDS = (
-    "appeared",
-    "disappeared",
-    "started",
-    "stopped",
-    "restarted",
-    "renamed",
-    "image_changed",
-    "health_changed",
-)
-FINDING_KINDS = ("finding_opened", "finding_resolved", "finding_waived", "finding_waiver_expired")
-KINDS = CONTAINER_KINDS + FINDING_KINDS
-
 
 @dataclass(frozen=True)
 class ChangeEvent:

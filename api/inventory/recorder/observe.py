@@ -141,7 +141,7 @@ def carry_over(prev: Observation, cur: Observation, sources: set[str]) -> None:
     """Sources that are unavailable this time keep what was last recorded for them: a fleet source that is
     down for a while is not "every container disappeared" (and then "appeared" again). A running container
     that could not be evaluated this time (inspect pending) keeps its last posture tally, as it keeps its
-    findings (see history.diff)."""
+    findings (see recorder.diff)."""
     for key, obs in prev.containers.items():
         if obs.source in sources:
             cur.containers.setdefault(key, obs)
