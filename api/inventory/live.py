@@ -35,10 +35,10 @@ from types import MappingProxyType
 from typing import Any, Protocol
 
 from . import metrics
-from .backends.base import Backend, BackendUnavailable, NotFound
+from .backends.base import Backend
 from .cache import TTLCache
 from .fleet.config import LiveTimings, SourceConfig
-from .model import Container, ContainerDetail, ContainerEvent
+from .model import BackendUnavailable, Container, ContainerDetail, ContainerEvent, NotFound
 
 log = logging.getLogger("inventory.live")
 

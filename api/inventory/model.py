@@ -1,4 +1,5 @@
-"""The normalised container model every backend returns, at the ground floor (no imports from the package).
+"""The normalised container model every backend returns, and the errors a backend raises, at the ground floor
+(no imports from the package: problems, posture, the live state and the views all read it).
 
 Backends build these from their engine's answers and keep what the engine says as it says it (labels and, on
 Kubernetes, the kept pod annotations stay raw); everything above (posture, live state, history, views) reads them.
@@ -8,6 +9,23 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+
+class BackendUnavailable(Exception):
+    """The engine / API server did not answer in time or refused the call."""
+
+
+class NotFound(Exception):
+    """No container matches the reference."""
+
+
+class AmbiguousReference(Exception):
+    """An id prefix matches more than one container."""
+
+    def __init__(self, ref: str, matches: list[str]) -> None:
+        super().__init__(f"{ref!r} matches {len(matches)} containers")
+        self.ref = ref
+        self.matches = matches
 
 
 @dataclass

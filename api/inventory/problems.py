@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask, Response, json, request
 from werkzeug.exceptions import HTTPException
 
-from .backends.base import AmbiguousReference, BackendUnavailable, NotFound
+from .model import AmbiguousReference, BackendUnavailable, NotFound
 
 PROBLEM_BASE = "https://github.com/container-inventory/problems/"
 PROBLEM_JSON = "application/problem+json"

@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from .backends.base import Backend, BackendUnavailable
+from .backends.base import Backend
 from .cache import TTLCache, VersionedCache
 from .fleet.sources import Source, SourceStatus
 from .fleet.view import Fleet, FleetView, resolve
 from .live import LiveState, Snapshot
-from .model import Container, ContainerDetail
+from .model import BackendUnavailable, Container, ContainerDetail
 from .posture import RULES, ContainerReport, PostureReport, Waiver, WaiverPolicy, build_report, evaluate_container
 from .query import ListQuery
 

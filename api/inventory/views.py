@@ -12,9 +12,9 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from . import metrics
 from .auth import TokenFile
-from .backends.base import BackendUnavailable
 from .conditional import conditional
 from .config import Settings
+from .model import BackendUnavailable
 from .openapi import spec
 from .posture import catalog
 from .posture.formats import FORMATS, encode

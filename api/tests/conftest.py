@@ -10,13 +10,12 @@ from typing import Any
 
 import pytest
 from inventory.app import create_app
-from inventory.backends.base import BackendUnavailable, NotFound
 from inventory.backends.docker import container_from_list_entry, detail_from_inspect
 from inventory.config import load_settings
 from inventory.fleet.config import LiveTimings, SourceConfig
 from inventory.fleet.sources import Source
 from inventory.live import make_live_state
-from inventory.model import Container, ContainerDetail
+from inventory.model import BackendUnavailable, Container, ContainerDetail, NotFound
 from inventory.service import InventoryService
 from inventory.wiring import build_service, configure, live_timings
 

@@ -15,9 +15,8 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from inventory.backends.base import BackendUnavailable
 from inventory.backends.docker_events import StreamIdle, event_from_json, read_events
-from inventory.model import ContainerEvent
+from inventory.model import BackendUnavailable, ContainerEvent
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 

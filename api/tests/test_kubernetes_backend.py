@@ -23,9 +23,9 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 from inventory import create_app, posture
-from inventory.backends.base import BackendUnavailable, NotFound
 from inventory.backends.kubernetes import KubernetesBackend, runtime_id
 from inventory.fleet.config import SourceConfig
+from inventory.model import BackendUnavailable, NotFound
 from inventory.wiring import Configured, configure
 
 FIXTURES = Path(__file__).parent / "fixtures" / "k8s"

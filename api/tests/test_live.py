@@ -16,11 +16,10 @@ from typing import Any
 import jsonschema
 import pytest
 from conftest import LOCAL, Clock, RecordedBackend, make_app, service_for, timings
-from inventory.backends.base import BackendUnavailable
 from inventory.backends.docker import container_from_list_entry, stable_status
 from inventory.backends.docker_events import StreamIdle, event_from_json
 from inventory.live import DockerLiveState, PolledLiveState, SnapshotStore, make_live_state
-from inventory.model import Container, ContainerEvent
+from inventory.model import BackendUnavailable, Container, ContainerEvent
 from inventory.openapi import spec
 
 BREAK = object()

@@ -10,9 +10,8 @@ from typing import Any
 
 import pytest
 from inventory.backends import docker_events
-from inventory.backends.base import BackendUnavailable
 from inventory.backends.docker_events import StreamIdle, event_from_json, read_events
-from inventory.model import ContainerEvent
+from inventory.model import BackendUnavailable, ContainerEvent
 
 CID = "c0ffee" * 10
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from ..fleet.config import SourceConfig
-from .base import AmbiguousReference, Backend, BackendUnavailable, NotFound
+from .base import Backend
 
-__all__ = ["AmbiguousReference", "Backend", "BackendUnavailable", "NotFound", "make_backend"]
+__all__ = ["Backend", "make_backend"]
 
 
 def make_backend(source: SourceConfig) -> Backend:

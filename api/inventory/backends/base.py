@@ -1,4 +1,4 @@
-"""The backend interface: what a backend answers and the errors it raises.
+"""The backend interface: what a backend answers (its model and errors live in ``inventory.model``).
 
 A backend answers three questions: is the engine reachable (``ping``), which containers
 exist (``list_containers``: one engine call, no per-container detail), and what are the
@@ -12,23 +12,6 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from ..model import Container, ContainerDetail
-
-
-class BackendUnavailable(Exception):
-    """The engine / API server did not answer in time or refused the call."""
-
-
-class NotFound(Exception):
-    """No container matches the reference."""
-
-
-class AmbiguousReference(Exception):
-    """An id prefix matches more than one container."""
-
-    def __init__(self, ref: str, matches: list[str]) -> None:
-        super().__init__(f"{ref!r} matches {len(matches)} containers")
-        self.ref = ref
-        self.matches = matches
 
 
 class Backend(Protocol):

@@ -25,8 +25,8 @@ from requests.exceptions import RequestException
 
 from ..fleet.config import SourceConfig
 from ..metrics import track_backend_call
-from ..model import Container, ContainerDetail, ContainerEvent, Mount, Port, Security
-from .base import BackendUnavailable, NotFound, capability, image_reference_flags, is_docker_socket
+from ..model import BackendUnavailable, Container, ContainerDetail, ContainerEvent, Mount, NotFound, Port, Security
+from .base import capability, image_reference_flags, is_docker_socket
 from .docker_events import read_events
 
 _ERRORS = (DockerException, RequestException, OSError)

@@ -7,8 +7,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from ..model import ContainerEvent
-from .base import BackendUnavailable
+from ..model import BackendUnavailable, ContainerEvent
 
 
 class StreamIdle(Exception):

@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from ..backends.base import BackendUnavailable
+from ..model import BackendUnavailable
 from ..posture.catalog import SEVERITIES, catalog
 from ..posture.engine import build_report, evaluate_container
 from ..posture.formats import to_junit, to_sarif, to_table

@@ -23,9 +23,8 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
-from ..backends.base import AmbiguousReference, BackendUnavailable, NotFound
 from ..live import NOT_SYNCED_YET, Snapshot
-from ..model import Container, ContainerDetail
+from ..model import AmbiguousReference, BackendUnavailable, Container, ContainerDetail, NotFound
 from .config import DEFAULT_SOURCE, SourceConfig
 from .sources import Source, SourceStatus, stale_until, status_of
 

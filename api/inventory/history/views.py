@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from ..backends.base import AmbiguousReference, BackendUnavailable, NotFound
 from ..config import Settings
+from ..model import AmbiguousReference, BackendUnavailable, NotFound
 from ..problems import Problem, problem_response
 from ..service import InventoryService
 from ..workload import workload_identity

@@ -10,8 +10,8 @@ from collections.abc import Callable
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..backends.base import BackendUnavailable
 from ..history.records import ChangeRecord, utcnow
+from ..model import BackendUnavailable
 from . import metrics
 from .diff import diff
 from .observe import InventoryReader, Observation, carry_over, observe, posture_totals

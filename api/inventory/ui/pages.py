@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 
 from werkzeug.datastructures import MultiDict
 
-from ..backends.base import BackendUnavailable
 from ..fleet.sources import SourceStatus
-from ..model import Container
+from ..model import BackendUnavailable, Container
 from ..problems import Problem
 from ..query import STATES, ListQuery
 from ..service import InventoryService

@@ -13,8 +13,8 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers.response import Response as BaseResponse
 
 from ..auth import TokenFile
-from ..backends.base import AmbiguousReference, BackendUnavailable, NotFound
 from ..history.query import HistoryQueries, HistoryUnavailable
+from ..model import AmbiguousReference, BackendUnavailable, NotFound
 from ..problems import Problem
 from ..service import InventoryService
 from . import pages, reports, session, timeline

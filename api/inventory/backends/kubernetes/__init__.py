@@ -22,8 +22,7 @@ from kubernetes.config.config_exception import ConfigException
 
 from ...fleet.config import SourceConfig
 from ...metrics import track_backend_call
-from ...model import Container, ContainerDetail
-from ..base import BackendUnavailable, NotFound
+from ...model import BackendUnavailable, Container, ContainerDetail, NotFound
 from .informer import ERRORS, PodInformer
 from .mapping import container_from_pod, container_id_for, iter_containers, runtime_id, security_from_pod
 from .trim import trim_pod
