@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import xml.etree.ElementTree as ET  # nosec B405 - builds XML, never parses input
+from collections.abc import Mapping
 from typing import Any
 
 from .catalog import Rule
@@ -55,7 +56,7 @@ def _sarif_rule(rule: Rule) -> dict[str, Any]:
     }
 
 
-def _sarif_result(f: Finding, index: int, report: PostureReport) -> dict[str, Any]:
+def _sarif_result(f: Finding, index: int, report: PostureReport, state: str | None) -> dict[str, Any]:
     result: dict[str, Any] = {
         "ruleId": f.rule,
         "ruleIndex": index,
@@ -75,6 +76,8 @@ def _sarif_result(f: Finding, index: int, report: PostureReport) -> dict[str, An
         "partialFingerprints": {"containerInventoryFinding/v2": f.fingerprint},
         "properties": {"severity": f.severity, "image": f.image, "containerId": f.container_id},
     }
+    if state is not None:
+        result["baselineState"] = state
     if f.waiver is not None:
         w = f.waiver
         result["suppressions"] = [
@@ -87,9 +90,14 @@ def _sarif_result(f: Finding, index: int, report: PostureReport) -> dict[str, An
     return result
 
 
-def to_sarif(report: PostureReport, version: str) -> dict[str, Any]:
+def to_sarif(report: PostureReport, version: str, states: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """``states``: each finding's baselineState by fingerprint (inventory.findings.baseline), when compared."""
     index = {r.id: i for i, r in enumerate(report.rules)}
-    results = [_sarif_result(f, index[f.rule], report) for f in report.findings if f.rule in index]
+    results = [
+        _sarif_result(f, index[f.rule], report, states.get(f.fingerprint) if states else None)
+        for f in report.findings
+        if f.rule in index
+    ]
     return {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
@@ -111,8 +119,9 @@ def to_sarif(report: PostureReport, version: str) -> dict[str, Any]:
     }
 
 
-def to_junit(report: PostureReport) -> bytes:
-    """One <testsuite> per container, one <testcase> per rule that applies: failure = finding, skipped = waived."""
+def to_junit(report: PostureReport, states: Mapping[str, str] | None = None) -> bytes:
+    """One <testsuite> per container, one <testcase> per rule that applies: failure = finding, skipped = waived.
+    With ``states`` (baselineState by fingerprint) a finding's testcase carries it as a property."""
     root = ET.Element("testsuites", name=f"container-inventory posture ({report.source})")
     totals = {"tests": 0, "failures": 0, "skipped": 0}
     for c in report.containers:
@@ -125,6 +134,9 @@ def to_junit(report: PostureReport) -> bytes:
             f = by_rule.get(rule.id)
             if f is None:
                 continue
+            if states and f.fingerprint in states:
+                props = ET.SubElement(case, "properties")
+                ET.SubElement(props, "property", name="baselineState", value=states[f.fingerprint])
             if f.waiver is not None:
                 counts["skipped"] += 1
                 w = f.waiver

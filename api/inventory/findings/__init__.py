@@ -1,0 +1,1 @@
+"""What happens to findings after detection: baselines and gates (``baseline``)."""
