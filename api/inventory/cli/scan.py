@@ -1,18 +1,22 @@
 """inventory-scan: the posture catalog, offline or against a live engine, as a CI gate.
 
-    inventory-scan manifests FILE... [--format table|json|sarif|junit] [--fail-on SEVERITY] [--waivers FILE]
+    inventory-scan manifests FILE... [--format table|json|sarif|junit] [--fail-on GATE] [--baseline REPORT]
+                                     [--waivers FILE]
     inventory-scan docker [--host URL] [--all]
     inventory-scan kubernetes [--kubeconfig FILE] [--context NAME] [--namespace NS]...
+    inventory-scan verify-evidence ENVELOPE --public-key PEM
 
 Manifests: Pods and the pod templates of Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs and CronJobs
-(e.g. ``helm template`` output), evaluated exactly as the API evaluates running pods. Exit codes: 0 no unwaived
-finding at or above --fail-on (or no --fail-on), 1 there is one, 2 bad input (unreadable file, bad waiver file).
+(e.g. ``helm template`` output), evaluated exactly as the API evaluates running pods. A gate is a severity
+(``high``: any unwaived finding at or above it), ``new:<severity|any>`` (only findings absent from --baseline, a
+previous JSON or SARIF report, a file or an http(s) URL) or ``all:<severity|any>``. Exit codes: 0 the gate passes
+(or no gate), 1 it fails (verify-evidence: the evidence does not verify), 2 bad input (unreadable file, bad waiver
+file, bad baseline or gate).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -20,12 +24,15 @@ from typing import Any
 
 import yaml
 
+from ..findings.baseline import BaselineError, Gate
 from ..model import BackendUnavailable
-from ..posture.catalog import SEVERITIES, catalog
+from ..posture.catalog import catalog
 from ..posture.engine import build_report, evaluate_container
-from ..posture.formats import to_junit, to_sarif, to_table
 from ..posture.report import ContainerReport, PostureReport
 from ..posture.waivers import WaiverFileError, WaiverPolicy, load_waiver_file
+from .evidence import verify_file
+from .gate import load as load_baseline
+from .gate import run as run_gate
 
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job")
 
@@ -124,29 +131,16 @@ def scan_live(args: argparse.Namespace, policy: WaiverPolicy) -> PostureReport:
     return service.posture(include_stopped=args.all)
 
 
-def render(report: PostureReport, fmt: str, version: str) -> str:
-    if fmt == "json":
-        return json.dumps(report.to_dict(), indent=2) + "\n"
-    if fmt == "sarif":
-        return json.dumps(to_sarif(report, version), indent=2) + "\n"
-    if fmt == "junit":
-        return to_junit(report).decode() + "\n"
-    return to_table(report)
-
-
-def failing(report: PostureReport, fail_on: str | None) -> int:
-    if fail_on is None:
-        return 0
-    worst = SEVERITIES.index(fail_on)
-    return sum(1 for f in report.findings if not f.waived and SEVERITIES.index(f.severity) <= worst)
-
-
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="inventory-scan", description=__doc__.split("\n\n")[0])
-    p.add_argument("target", choices=["manifests", "docker", "kubernetes"])
-    p.add_argument("files", nargs="*", help="manifest files ('-' reads stdin); manifests only")
+    p.add_argument("target", choices=["manifests", "docker", "kubernetes", "verify-evidence"])
+    p.add_argument("files", nargs="*", help="manifest files ('-' reads stdin); verify-evidence: the envelope")
     p.add_argument("--format", choices=["table", "json", "sarif", "junit"], default="table")
-    p.add_argument("--fail-on", choices=SEVERITIES, type=str.upper, help="exit 1 on an unwaived finding this severe")
+    p.add_argument(
+        "--fail-on", metavar="GATE", help="exit 1 on unwaived findings: high, new:high, new:any, all:critical"
+    )
+    p.add_argument("--baseline", metavar="REPORT", help="previous JSON or SARIF report (file or http(s) URL)")
+    p.add_argument("--public-key", action="append", default=[], help="verify-evidence: PEM public key (repeatable)")
     p.add_argument("--waivers", help="waiver file (same format as the API's WAIVER_FILE)")
     p.add_argument("--allow-self-waivers", action="store_true", help="honour waiver labels/annotations")
     p.add_argument("--output", "-o", help="write the report here instead of stdout")
@@ -161,7 +155,16 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.target == "verify-evidence":
+        if len(args.files) != 1 or not args.public_key:
+            print("inventory-scan: verify-evidence: give one envelope file and --public-key PEM", file=sys.stderr)
+            return 2
+        return verify_file(args.files[0], args.public_key)
     try:
+        gate = Gate.parse(args.fail_on) if args.fail_on else None
+        if gate and gate.needs_baseline and not args.baseline:
+            raise BaselineError(f"--fail-on {args.fail_on}: a new: gate needs --baseline")
+        baseline = load_baseline(args.baseline)
         known = {r.id for r in catalog().rules}
         policy = (
             load_waiver_file(args.waivers, known, args.allow_self_waivers)
@@ -174,20 +177,22 @@ def main(argv: list[str] | None = None) -> int:
             report = scan_pods(pods_from_documents(read_manifests(args.files)), policy)
         else:
             report = scan_live(args, policy)
-    except (InputError, WaiverFileError) as exc:
+    except (InputError, WaiverFileError, BaselineError) as exc:
         print(f"inventory-scan: {exc}", file=sys.stderr)
         return 2
     except BackendUnavailable as exc:
         print(f"inventory-scan: {args.target} unavailable: {exc}", file=sys.stderr)
         return 2
-    text = render(report, args.format, _version())
+    out = run_gate(report, args.format, _version(), gate, baseline)
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+        Path(args.output).write_text(out.text, encoding="utf-8")
     else:
-        sys.stdout.write(text)
-    bad = failing(report, args.fail_on)
-    if bad:
-        print(f"inventory-scan: {bad} unwaived finding(s) at or above {args.fail_on}", file=sys.stderr)
+        sys.stdout.write(out.text)
+    bad = len(out.failing)
+    if gate and bad:
+        print(f"inventory-scan: {bad} {gate.describe()}", file=sys.stderr)
+    if out.comparison and out.comparison.absent:
+        print(f"inventory-scan: {len(out.comparison.absent)} baseline finding(s) resolved since", file=sys.stderr)
     for w in report.expired_waivers:
         print(f"inventory-scan: waiver for {w.rule} expired on {w.expires} (owner {w.owner})", file=sys.stderr)
     return 1 if bad else 0
