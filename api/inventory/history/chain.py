@@ -15,6 +15,33 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 GENESIS = "0" * 64
+# The change columns a row's hash covers, in this order (history_change; id is covered separately).
+CONTENT = (
+    "uid",
+    "at",
+    "kind",
+    "source",
+    "container_id",
+    "container_name",
+    "workload",
+    "rule",
+    "severity",
+    "fingerprint",
+    "old",
+    "new",
+    "while_away",
+)
+# history_meta keys: the hash the oldest kept row points at (after retention), and the newest row "<id>:<hash>".
+ANCHOR_KEY, HEAD_KEY = "chain_anchor", "chain_head"
+
+
+def content_of(row: object) -> tuple[object, ...]:
+    """The hashed content of a change row (ORM object or result row), times in ISO form, booleans as booleans."""
+    values: list[object] = []
+    for name in CONTENT:
+        value = getattr(row, name)
+        values.append(value.isoformat() if name == "at" else bool(value) if name == "while_away" else value)
+    return tuple(values)
 
 
 def link(prev_hash: str, row_id: int, content: Sequence[object]) -> str:
@@ -35,6 +62,16 @@ class ChainRow:
 class Head:
     id: int
     hash: str
+
+    def encode(self) -> str:
+        return f"{self.id}:{self.hash}"
+
+    @classmethod
+    def decode(cls, value: str | None) -> Head | None:
+        if not value:
+            return None
+        row_id, _, digest = value.partition(":")
+        return cls(int(row_id), digest)
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,9 @@ class Change(Base):
     old: Mapped[str | None] = mapped_column(String(512))
     new: Mapped[str | None] = mapped_column(String(512))
     while_away: Mapped[bool] = mapped_column(Boolean(), default=False)
+    # Hash chain (inventory.history.chain): the previous row's hash and this row's, set by the recorder.
+    prev_hash: Mapped[str] = mapped_column(String(64), default="")
+    hash: Mapped[str] = mapped_column(String(64), default="")
 
     __table_args__ = (
         Index("ix_history_change_at", "at", "id"),

@@ -8,6 +8,7 @@ import uuid
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session
 
+from ..history.chain import ANCHOR_KEY, GENESIS, HEAD_KEY, Head, content_of, link
 from ..history.models import Change, ContainerState, FindingState, PostureSample, RecorderMeta
 from ..history.records import ChangeRecord
 from ..posture import SEVERITIES
@@ -15,6 +16,24 @@ from .diff import ChangeEvent
 from .observe import RUNNING, ContainerObs, FindingObs, Observation, Tally, posture_totals
 
 LAST_CYCLE = "last_cycle_at"
+
+
+def _meta(s: Session, key: str, lock: bool = False) -> str | None:
+    row = s.get(RecorderMeta, key, with_for_update=lock)
+    return row.value if row else None
+
+
+def _link(s: Session, rows: list[Change]) -> None:
+    """Chain the new rows after the recorded head (locked on PostgreSQL, so writers take turns) and move the head."""
+    if not rows:
+        return
+    s.flush()  # ids are assigned: each row's hash covers its id
+    head = Head.decode(_meta(s, HEAD_KEY, lock=True))
+    prev = head.hash if head else (_meta(s, ANCHOR_KEY) or GENESIS)
+    for row in sorted(rows, key=lambda r: r.id):
+        row.prev_hash, row.hash = prev, link(prev, row.id, content_of(row))
+        prev = row.hash
+    s.merge(RecorderMeta(key=HEAD_KEY, value=Head(max(r.id for r in rows), prev).encode()))
 
 
 def _container_row(c: ContainerObs) -> ContainerState:
@@ -135,6 +154,7 @@ class HistoryStore:
                 for e in events
             ]
             s.add_all(rows)
+            _link(s, rows)
             for key, c in cur.containers.items():
                 if prev.containers.get(key) != c:
                     s.merge(_container_row(c))
@@ -168,9 +188,15 @@ class HistoryStore:
             return [ChangeRecord.from_row(r) for r in rows]
 
     def purge(self, before: dt.datetime) -> int:
-        """Retention: delete changes and posture samples older than `before` (keeps the last sample)."""
+        """Retention: delete changes and posture samples older than `before` (keeps the last sample). The chain's
+        anchor moves to the hash the oldest kept change points at, so the rest of the chain still verifies."""
         with Session(self.engine) as s, s.begin():
             removed = s.execute(delete(Change).where(Change.at < before)).rowcount or 0  # type: ignore[attr-defined]
+            if removed:
+                oldest = s.scalars(select(Change.prev_hash).order_by(Change.id).limit(1)).first()
+                head = Head.decode(_meta(s, HEAD_KEY))
+                anchor = oldest if oldest is not None else head.hash if head else GENESIS
+                s.merge(RecorderMeta(key=ANCHOR_KEY, value=anchor))
             newest_old = s.scalar(
                 select(PostureSample.id).where(PostureSample.at < before).order_by(PostureSample.id.desc())
             )
