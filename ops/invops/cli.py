@@ -44,9 +44,7 @@ def _seconds(value: str) -> float:
     return number
 
 
-def _sub(
-    parent: argparse._SubParsersAction[Parser], name: str, help_text: str, dry_run: bool = False
-) -> Parser:
+def _sub(parent: argparse._SubParsersAction[Parser], name: str, help_text: str, dry_run: bool = False) -> Parser:
     p = parent.add_parser(
         name, help=help_text, description=help_text, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -135,8 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = _sub(hist, "backup", "consistent copy + manifest (checksum, per-table row counts)", dry_run=True)
     p.add_argument("--database-url", default=os.environ.get("DATABASE_URL"), help=url_help)
     p.add_argument("--out", type=Path, required=True, help="backup root directory")
-    p = _sub(hist, "verify", "verify a history backup (checksum, integrity, row counts)")
-    p.add_argument("backup", type=Path)
+    p = _sub(hist, "verify", "verify a backup (checksum, integrity, row counts, hash chain) or a database's chain")
+    p.add_argument("backup", type=Path, nargs="?", help="backup directory (omit to check --database-url's chain)")
+    p.add_argument("--database-url", default=os.environ.get("DATABASE_URL"), help=url_help)
     p = _sub(hist, "restore", "verify, restore into an empty database, compare row counts", dry_run=True)
     p.add_argument("backup", type=Path)
     p.add_argument("--database-url", default=os.environ.get("DATABASE_URL"), help=url_help)
@@ -228,8 +227,10 @@ def dispatch(args: argparse.Namespace) -> int:
         case ("history", action):
             from invops import history
 
-            if action == "verify":
+            if action == "verify" and args.backup:
                 history.verify(args.backup)
+            elif action == "verify" and args.database_url:
+                history.chain(args.database_url)
             elif not args.database_url:
                 raise UsageError("set --database-url or DATABASE_URL")
             elif action == "backup":
