@@ -17,6 +17,7 @@ import pytest
 from conftest import RecordedBackend, make_app
 from inventory.evidence.envelope import EvidenceError, load_public_key, load_signer, sign, verify
 from inventory.evidence.statement import PAYLOAD_TYPE, PREDICATE_TYPE, ReportDigest, build_statement, image_digest
+from inventory.history.chain import Head
 from inventory.service import InventoryService
 
 from tests.support.prereq import unavailable
@@ -52,7 +53,7 @@ def statement(tmp_path: Path, backend: RecordedBackend) -> dict[str, Any]:
     image_ids = {c.id: c.image_id for c in service.containers(include_stopped=True)}
     policy = app.config["INVENTORY_SETTINGS"].waivers
     reports = [ReportDigest(image_digest=next(iter(image_ids.values())), scanner="trivy", sha256="ab" * 32)]
-    return build_statement(report, image_ids, policy.waivers, AT, reports)
+    return build_statement(report, image_ids, policy.waivers, AT, reports, Head(42, "c" * 64))
 
 
 def test_statement_describes_what_ran(statement: dict[str, Any]) -> None:
@@ -70,6 +71,7 @@ def test_statement_describes_what_ran(statement: dict[str, Any]) -> None:
     assert len(predicate["catalog"]["sha256"]) == 64 and predicate["catalog"]["rules"] > 20
     assert predicate["generated_at"] == "2026-12-07T12:00:00+00:00"
     assert predicate["reports"][0]["scanner"] == "trivy"
+    assert predicate["history"] == {"head_id": 42, "head_hash": "c" * 64}
 
 
 @pytest.mark.parametrize(

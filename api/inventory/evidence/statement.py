@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from ..history.chain import Head
 from ..posture.catalog import Rule
 from ..posture.report import PostureReport
 from ..posture.waivers import Waiver
@@ -62,8 +63,10 @@ def build_statement(
     waivers: Iterable[Waiver],
     generated_at: datetime,
     reports: Iterable[ReportDigest] = (),
+    history: Head | None = None,
 ) -> dict[str, Any]:
-    """The Statement for ``report``; ``image_ids`` maps each container id to its engine image id."""
+    """The Statement for ``report``; ``image_ids`` maps each container id to its engine image id; ``history`` is
+    the change table's chain head at the time (signing it pins every recorded change before it)."""
     containers: list[dict[str, Any]] = []
     subjects: dict[str, str] = {}
     for c in sorted(report.containers, key=lambda c: (c.source, c.id)):
@@ -100,6 +103,7 @@ def build_statement(
         "catalog": {"sha256": catalog_digest(report.rules), "rules": len(report.rules)},
         "containers": containers,
         "waivers": sorted((_waiver(w) for w in waivers), key=lambda w: canonical(w)),
+        "history": {"head_id": history.id, "head_hash": history.hash} if history else None,
         "reports": sorted(
             ({"image_digest": r.image_digest, "scanner": r.scanner, "sha256": r.sha256} for r in reports),
             key=lambda r: (r["image_digest"], r["scanner"]),
