@@ -143,7 +143,7 @@ def test_bad_key_files_are_one_line(tmp_path: Path) -> None:
     with pytest.raises(EvidenceError, match=r"evidence key .*missing.key: cannot read it \(No such file"):
         load_signer(str(tmp_path / "missing.key"))
     junk = tmp_path / "junk.pem"
-    junk.write_text("-----BEGIN PRIVATE KEY-----\nnot base64\n-----END PRIVATE KEY-----\n")
+    junk.write_text("-----BEGIN PRIVATE KEY-----\nnot base64\n-----END PRIVATE KEY-----\n")  # pragma: allowlist secret
     with pytest.raises(EvidenceError, match="not an unencrypted PEM private key"):
         load_signer(str(junk))
     with pytest.raises(EvidenceError, match="not a PEM public key"):

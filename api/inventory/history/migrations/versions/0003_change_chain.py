@@ -10,6 +10,8 @@ Create Date: 2026-12-07
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -29,8 +31,10 @@ def upgrade() -> None:
         batch.add_column(sa.Column("hash", sa.String(64), nullable=False, server_default=""))
     bind = op.get_bind()
     # Typed as the model types them, so `at` is a datetime and `while_away` a bool on both databases.
-    types = {"at": sa.DateTime(), "while_away": sa.Boolean()}
-    columns = [sa.column(c, types.get(c, sa.String())) for c in CONTENT]
+    columns: list[sa.ColumnClause[Any]] = [
+        sa.column(c, sa.DateTime() if c == "at" else sa.Boolean() if c == "while_away" else sa.String())
+        for c in CONTENT
+    ]
     change = sa.table(
         "history_change", sa.column("id", sa.Integer()), sa.column("prev_hash"), sa.column("hash"), *columns
     )
