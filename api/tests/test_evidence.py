@@ -51,9 +51,8 @@ def statement(tmp_path: Path, backend: RecordedBackend) -> dict[str, Any]:
     service: InventoryService = app.extensions["inventory"]
     report = service.posture(include_stopped=True)
     image_ids = {c.id: c.image_id for c in service.containers(include_stopped=True)}
-    policy = app.config["INVENTORY_SETTINGS"].waivers
     reports = [ReportDigest(image_digest=next(iter(image_ids.values())), scanner="trivy", sha256="ab" * 32)]
-    return build_statement(report, image_ids, policy.waivers, AT, reports, Head(42, "c" * 64))
+    return build_statement(report, image_ids, service.waivers, AT, reports, Head(42, "c" * 64))
 
 
 def test_statement_describes_what_ran(statement: dict[str, Any]) -> None:

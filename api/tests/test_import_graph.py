@@ -36,9 +36,11 @@ FLOORS: dict[str, int] = {
     "inventory.live": 2,
     "inventory.fleet": 2,
     "inventory.history": 2,
+    "inventory.findings": 2,  # baselines and gates over posture findings
     # 3 services and the recorder
     "inventory.service": 3,
     "inventory.recorder": 3,
+    "inventory.evidence": 3,  # signed statements of a posture report and the history's chain head
     # 4 views, OpenAPI, the dashboard, app wiring, entry points and command lines
     "inventory": 4,  # the package itself: create_app, lazily
     "inventory.app": 4,
