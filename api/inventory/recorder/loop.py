@@ -92,7 +92,10 @@ class Recorder:
         if removed:
             log.info("retention purge", extra={"removed": removed})
 
-    def run(self, wait: Callable[[], None]) -> None:
+    def run(self, wait: Callable[[int], int]) -> None:
+        """Cycle, then ``wait(version)`` until the live state moves past ``version`` (or a timeout) and returns the
+        version it saw. A failed cycle observed nothing: the version waited past is the one ``wait`` last saw,
+        never an older one (that would return at once and spin while the engine is down)."""
         while not self.stopping.is_set():
             try:
                 self.cycle()
@@ -104,4 +107,5 @@ class Recorder:
                 metrics.CYCLES.labels("database_error").inc()
                 metrics.DB_UP.set(0)
                 log.warning("history database unavailable; will retry", extra={"error": type(exc).__name__})
-            wait()
+            if not self.stopping.is_set():
+                self.version = max(self.version, wait(self.version))

@@ -69,11 +69,9 @@ def main() -> int:
         sink.start()
     log.info("recorder started", extra={"interval": rec.interval, "webhook": bool(sink)})
 
-    def wait() -> None:
+    def wait(after_version: int) -> int:
         """Until the live state changes (or `interval` passes: waiver expiry, heartbeat, retries)."""
-        if recorder.stopping.is_set():
-            return
-        service.wait_for_change(recorder.version, rec.interval)
+        return service.wait_for_change(after_version, rec.interval)
 
     started = time.monotonic()
     recorder.run(wait)
