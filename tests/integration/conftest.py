@@ -37,7 +37,8 @@ def canary_container(client: docker.DockerClient, canary: str) -> Iterator[objec
         ["sh", "-c", f"sleep 3600 # --password={canary}"],
         name=name,
         environment={"SECRET_TOKEN": canary, "AWS_SECRET_ACCESS_KEY": canary},
-        labels={"org.container-inventory.test": "canary", "tier": "canary"},
+        # the run label keeps filters on this run's canary when other runs share the engine
+        labels={"org.container-inventory.test": "canary", "tier": "canary", "org.container-inventory.run": name},
         detach=True,
         network_disabled=True,
         cap_drop=["ALL"],

@@ -51,13 +51,17 @@ def test_filters_and_stable_pagination(stack: Stack, canary_container: object) -
         if not cursor:
             break
     assert pages == ids
-    only_canary = stack.get("/api/containers", params={"label": "tier=canary"}).json()
+    # Labels AND together; the run label keeps other runs' canaries on a shared engine out of the answer.
+    ours = ("label", f"org.container-inventory.run={canary_container.name}")
+    only_canary = stack.get("/api/containers", params=[("label", "tier=canary"), ours]).json()
     assert [c["id"] for c in only_canary["items"]] == [canary_container.id]
     by_name = stack.get(
         "/api/containers", params={"name": "nginx-proxy", "label": f"com.docker.compose.project={stack.project}"}
     )
     assert [c["labels"]["com.docker.compose.service"] for c in by_name.json()["items"]] == ["nginx-proxy"]
-    assert stack.get("/api/containers", params={"state": "exited", "label": "tier=canary"}).json()["items"] == []
+    assert (
+        stack.get("/api/containers", params=[("state", "exited"), ("label", "tier=canary"), ours]).json()["items"] == []
+    )
 
 
 def test_client_ip_is_the_connection_address_not_a_spoofed_header(stack: Stack) -> None:
