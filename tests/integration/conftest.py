@@ -11,6 +11,10 @@ import pytest
 from tests.support.stack import Stack
 
 BASE_IMAGE = "debian:bookworm-slim"
+# A name of the user's own (SERVER_NAMES): nginx serves the API under it too (test_nginx_hosts.py).
+SERVER_NAME = "inventory.test"
+# As long as the chart's in-cluster names get (<service>.<namespace>.svc.cluster.local, 63-character labels).
+LONG_NAME = f"{'s' * 63}.{'n' * 63}.svc.cluster.local"
 
 
 @pytest.fixture(scope="session")
@@ -51,7 +55,7 @@ def canary_container(client: docker.DockerClient, canary: str) -> Iterator[objec
 
 @pytest.fixture(scope="session")
 def stack(canary_container: object) -> Iterator[Stack]:
-    s = Stack()
+    s = Stack(env={"SERVER_NAMES": f"{SERVER_NAME},{LONG_NAME}"})
     s.up()
     try:
         yield s

@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
-from .conftest import ENVS, by_kind, one, pod_spec
+from .conftest import ENVS, by_kind, one, pod_spec, render
 from .model import RULES
 from .model.matrix import TOGGLES, combinations, label, refusal, render_all
+from .model.probes import REFUSED, SERVER_CONFIGS, env_of, nginx_location
 
 Docs = list[dict[str, Any]]
 
@@ -116,7 +117,21 @@ def _big_tmp(docs: Docs) -> None:
 
 def _proxied_liveness(docs: Docs) -> None:
     c = _container(docs, "nginx-proxy")
-    c["livenessProbe"] = {"httpGet": {"path": "/api/containers", "port": "web"}}
+    host = [{"name": "Host", "value": "localhost"}]  # past the Host check: the proxy_pass is what is wrong
+    c["livenessProbe"] = {"httpGet": {"path": "/api/containers", "port": "web", "httpHeaders": host}}
+
+
+def _readiness_without_host(docs: Docs) -> None:
+    _container(docs, "nginx-proxy")["readinessProbe"]["httpGet"].pop("httpHeaders")
+
+
+def _ingress_host_not_served(docs: Docs) -> None:
+    one(docs, "Ingress", "nginx-proxy")["spec"]["rules"][0]["host"] = "elsewhere.example"
+
+
+def _server_names_dropped(docs: Docs) -> None:
+    env = _container(docs, "nginx-proxy")["env"]
+    env[:] = [e for e in env if e["name"] != "SERVER_NAMES"]
 
 
 def _no_db_egress(docs: Docs) -> None:
@@ -145,6 +160,9 @@ MUTATIONS: list[tuple[str, str, dict[str, str], Callable[[Docs], None], str]] = 
     ("spread", "prod", {}, _ignore_taints, "cannot be scheduled"),
     ("memory", "dev", {}, _big_tmp, "memory: inv-container-inventory-nginx-proxy/nginx-proxy"),
     ("probes", "prod", {}, _proxied_liveness, "livenessProbe /api/containers is proxied"),
+    ("probes", "dev", {}, _readiness_without_host, "readinessProbe /readyz with Host 10.244.1.17:8080: 421"),
+    ("hosts", "prod", {"ingress": "on"}, _ingress_host_not_served, "sends Host elsewhere.example (/): 421"),
+    ("hosts", "dev", {}, _server_names_dropped, "Pod inv-container-inventory-test-api/test sends Host inv-"),
     ("connectivity", "prod", {}, _no_db_egress, "blocked: flask-api -> postgresql:5432/TCP"),
     ("connectivity", "dev", {}, _no_tracing_egress, "blocked: flask-api -> otel-collector:4318/TCP"),
     ("connectivity", "dev", {"history": "sqlite"}, _unscraped, "nothing scrapes it"),
@@ -165,3 +183,26 @@ def test_rule_fails_on_a_broken_object(rule, env, choices, mutate, expected):
     mutate(docs)
     found = RULES[rule](env, docs)
     assert any(expected in p for p in found), found
+
+
+# --- a custom host (issue 19): nginx serves the names the user sets, refuses the rest -----------------------------
+
+CUSTOM = (
+    "ingress.enabled=true",
+    "ingress.host=inventory.example.com",
+    "nginx.serverNames={lb.example.net,*.corp.example}",
+)
+
+
+def test_a_custom_host_keeps_the_probes_and_the_ingress_path_working():
+    for env in ENVS:
+        docs = render(env, *CUSTOM)
+        assert RULES["probes"](env, docs) == [] and RULES["hosts"](env, docs) == [], env
+        nginx = next(c for c in pod_spec(_dep(docs, "nginx-proxy"))["containers"] if c["name"] == "nginx-proxy")
+        names = env_of(nginx)["SERVER_NAMES"].split()
+        assert {"inventory.example.com", "lb.example.net", "*.corp.example"} <= set(names), names
+        assert "inv-container-inventory-nginx-proxy.container-inventory.svc.cluster.local" in names
+        config = SERVER_CONFIGS["nginx-proxy"].read_text()
+        for host, refused in (("inventory.example.com", False), ("a.corp.example", False), ("attacker.example", True)):
+            location = nginx_location(config, 8080, "/api/containers", host, env_of(nginx))
+            assert location is not None and (REFUSED in location) is refused, (env, host)

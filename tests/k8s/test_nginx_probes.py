@@ -4,21 +4,28 @@ An API outage must not make the kubelet restart every nginx pod, so the rendered
 to succeed on an nginx whose upstream is down; the readiness probe may follow the upstream (it takes the pod out of
 the Service instead of restarting it). The upstream is "down" as in a cluster where the API's Service has no ready
 endpoints: its name resolves (here to 127.0.0.1) and nothing listens on the port.
+
+Each probe is sent as the kubelet sends it: the pod IP as Host unless the probe names one (httpHeaders). nginx
+refuses a Host outside its server names with 421 (DNS rebinding, issue 19): a probe that meets that refusal never
+passes, so the readiness probe, proxied to the API, must reach the upstream (502 here), never a 421.
 """
 
 from __future__ import annotations
 
 import time
+import urllib.error
+import urllib.request
 import uuid
 from typing import Any
 
 import pytest
 
 from .conftest import ENVS, one, pod_spec, render
-from .test_parity import REGISTRY, TAG, _engine, _get, _need_image, _port, docker, pytestmark, run_flags
+from .test_parity import REGISTRY, TAG, _engine, _need_image, _port, docker, pytestmark, run_flags
 
 __all__ = ["_engine", "pytestmark"]  # the Docker marker and the engine check (autouse fixture)
 PROBES = ("startupProbe", "livenessProbe")
+POD_IP = "10.244.1.17"  # what the kubelet sends as Host when a probe names none
 
 
 def _nginx(env: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -53,11 +60,22 @@ def nginx_without_api():
         docker("rm", "-f", name, check=False)
 
 
-def _status(mapped: dict[int, int], path: str, port: int) -> int:
+def _kubelet_get(url: str, probe: dict[str, Any], port: int) -> int:
+    headers = {h["name"]: h["value"] for h in probe["httpGet"].get("httpHeaders", [])}
+    headers.setdefault("Host", f"{POD_IP}:{port}")
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=5) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def _status(mapped: dict[int, int], container: dict[str, Any], kind: str) -> int:
+    path, port = _probe(container, kind)
     deadline = time.monotonic() + 20
     while True:
         try:
-            return _get(f"http://127.0.0.1:{mapped[port]}{path}")[0]
+            return _kubelet_get(f"http://127.0.0.1:{mapped[port]}{path}", container[kind], port)
         except OSError:  # nginx still starting (connection refused or reset)
             assert time.monotonic() < deadline
             time.sleep(0.3)
@@ -66,14 +84,15 @@ def _status(mapped: dict[int, int], path: str, port: int) -> int:
 @pytest.mark.parametrize("kind", PROBES)
 def test_nginx_stays_alive_while_the_api_is_down(nginx_without_api, kind):
     container, mapped = nginx_without_api
-    path, port = _probe(container, kind)
-    assert _status(mapped, path, port) == 200, f"{kind} {path}:{port} fails while the API is down: nginx restarts"
+    status = _status(mapped, container, kind)
+    assert status == 200, f"{kind} {_probe(container, kind)} answers {status} while the API is down: nginx restarts"
 
 
 def test_readiness_follows_the_api(nginx_without_api):
+    """502: the probe passed nginx's Host check and met the down upstream (it is 200 once the API is ready)."""
     container, mapped = nginx_without_api
-    path, port = _probe(container, "readinessProbe")
-    assert _status(mapped, path, port) != 200, "readiness should take nginx out of the Service while the API is down"
+    status = _status(mapped, container, "readinessProbe")
+    assert status == 502, f"readiness answers {status}: 421 = its Host is not one of nginx's server names"
 
 
 @pytest.mark.parametrize("env", ENVS)

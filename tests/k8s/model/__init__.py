@@ -3,7 +3,8 @@
 
     admission     quota + LimitRange, Pod Security restricted, our admission policies in the namespace's mode
     scheduling    RWO volumes vs replicas and surge, topology spread vs taints through a rollout, memory
-    probes        liveness does not depend on another pod
+    probes        liveness does not depend on another pod; no probe meets nginx's Host refusal (421)
+    hosts         every client of nginx (Ingress, helm test pod) sends a Host nginx serves
     connectivity  every configured address has an egress path; every opened port has a client (scrapers)
 
 `problems(env, docs)` -> every rule's findings, each prefixed by its rule; [] = the cluster takes the render."""
@@ -15,6 +16,7 @@ from typing import Any
 
 from .admission import pod_security_problems, policy_problems, quota_problems
 from .connectivity import flow_problems
+from .hosts import host_problems
 from .probes import probe_problems
 from .scheduling import memory_problems, spread_problems, volume_problems
 from .world import WORLDS
@@ -28,6 +30,7 @@ RULES: dict[str, Callable[[str, Docs], list[str]]] = {
     "spread": lambda env, docs: spread_problems(docs, WORLDS[env]),
     "memory": lambda env, docs: memory_problems(docs),
     "probes": lambda env, docs: probe_problems(docs),
+    "hosts": lambda env, docs: host_problems(docs),
     "connectivity": flow_problems,
 }
 

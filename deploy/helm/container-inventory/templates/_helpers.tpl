@@ -6,6 +6,14 @@
 {{- end -}}
 {{- define "ci.api" -}}{{ include "ci.fullname" . | trunc 53 | trimSuffix "-" }}-flask-api{{- end -}}
 {{- define "ci.nginx" -}}{{ include "ci.fullname" . | trunc 51 | trimSuffix "-" }}-nginx-proxy{{- end -}}
+{{/* nginx's SERVER_NAMES: its Service's in-cluster names, the Ingress host, nginx.serverNames (space separated). */}}
+{{- define "ci.serverNames" -}}
+{{- $svc := include "ci.nginx" . }}
+{{- $ns := printf "%s.%s" $svc .Release.Namespace }}
+{{- $names := list $svc $ns (printf "%s.svc" $ns) (printf "%s.svc.%s" $ns .Values.nginx.clusterDomain) }}
+{{- if .Values.ingress.enabled }}{{ $names = append $names .Values.ingress.host }}{{ end }}
+{{- join " " (concat $names .Values.nginx.serverNames | uniq) }}
+{{- end -}}
 {{- define "ci.tokenSecret" -}}{{ default (printf "%s-api-token" (include "ci.fullname" .)) .Values.auth.secret.name }}{{- end -}}
 
 {{- define "ci.labels" -}}
