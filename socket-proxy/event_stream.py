@@ -4,6 +4,7 @@ side goes), each line through events_filter.filter_event. A mixin of the request
 
 from __future__ import annotations
 
+import http.client
 import json
 import select
 import socket
@@ -11,7 +12,20 @@ import time
 from http.server import BaseHTTPRequestHandler
 
 from events_filter import filter_event
+from process_rules import exec_attributes
 from proxy_log import log
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        sock.connect(self._path)
+        self.sock = sock
 
 
 class EventStreamMixin(BaseHTTPRequestHandler):
@@ -44,6 +58,19 @@ class EventStreamMixin(BaseHTTPRequestHandler):
         status = int(head.split(b" ", 2)[1])
         return upstream, status, head, rest
 
+    def _exec_facts(self, exec_id: str) -> dict[str, str]:
+        """privileged and user of an exec (its inspect, reduced); {} when the engine cannot say."""
+        conn = UnixHTTPConnection(self.socket_path, self.upstream_timeout)
+        try:
+            conn.request("GET", f"/exec/{exec_id}/json", headers={"Host": "docker", "User-Agent": "socket-proxy"})
+            resp = conn.getresponse()
+            doc = json.loads(resp.read()) if resp.status == 200 else None
+        except (OSError, http.client.HTTPException, ValueError):
+            doc = None
+        finally:
+            conn.close()
+        return exec_attributes(doc) if isinstance(doc, dict) else {}
+
     def _stream_events(self) -> None:
         """Relay the engine's event stream, one filtered line per chunk, until either side goes away."""
         start = time.perf_counter()
@@ -70,7 +97,7 @@ class EventStreamMixin(BaseHTTPRequestHandler):
                 lines = pending.split(b"\n")
                 pending = lines.pop()
                 for line in lines:
-                    out = filter_event(line) if line.strip() else None
+                    out = filter_event(line, self._exec_facts) if line.strip() else None
                     if out is None:
                         dropped += 1 if line.strip() else 0
                         continue

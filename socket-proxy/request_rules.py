@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from events_filter import events_query_ok
+from process_rules import TOP_QUERY, reduce_exec, reduce_top
 
 _VERSION = r"(?:/v\d+\.\d+)?"
 _NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}"
@@ -21,6 +23,10 @@ ROUTES: list[tuple[re.Pattern[str], str, frozenset[str]]] = [
     (re.compile(rf"^{_VERSION}/version$"), "version", frozenset()),
     (re.compile(rf"^{_VERSION}/containers/json$"), "list", frozenset({"all", "limit", "filters", "size", "trunc_cmd"})),
     (re.compile(rf"^{_VERSION}/containers/{_NAME}/json$"), "inspect", frozenset()),
+    # CIS 5.7: which executables run (process_rules.py: names only; ps_args would reach `ps` on the host: refused)
+    (re.compile(rf"^{_VERSION}/containers/{_NAME}/top$"), "top", frozenset()),
+    # CIS 5.23/5.24: how an exec ran (privileged, user), never its command
+    (re.compile(rf"^{_VERSION}/exec/[0-9a-f]{{64}}/json$"), "exec", frozenset()),
     (re.compile(rf"^{_VERSION}/events$"), "events", frozenset({"since", "until", "filters"})),
 ]
 ALLOWED_METHODS = ("GET", "HEAD")
@@ -83,10 +89,26 @@ def redact_list(items: list[Any]) -> list[Any]:
     return items
 
 
+def upstream_target(route: str, target: str) -> str:
+    """What the proxy asks the engine: the client's target, except top, which asks `ps` for pid and comm only."""
+    return f"{urlsplit(target).path}?{TOP_QUERY}" if route == "top" else target
+
+
+_REDUCERS: dict[str, tuple[type, Callable[[Any], Any]]] = {
+    "inspect": (dict, redact_inspect),
+    "list": (list, redact_list),
+    "top": (dict, reduce_top),
+    "exec": (dict, reduce_exec),
+}
+
+
 def filter_body(route: str, body: bytes) -> bytes:
-    if route not in ("inspect", "list"):
+    if route not in _REDUCERS:
         return body
     doc = json.loads(body)
-    doc = redact_inspect(doc) if route == "inspect" and isinstance(doc, dict) else doc
-    doc = redact_list(doc) if route == "list" and isinstance(doc, list) else doc
+    kind, reduce = _REDUCERS[route]
+    if isinstance(doc, kind):
+        doc = reduce(doc)
+    elif route in ("top", "exec"):
+        raise ValueError(f"{route}: unexpected answer")  # never pass through what could not be reduced
     return json.dumps(doc, separators=(",", ":")).encode()

@@ -8,6 +8,8 @@ the API needs and answers 403 to everything else:
     GET|HEAD  [/vX.Y]/version
     GET|HEAD  [/vX.Y]/containers/json            (query: all, limit, filters)
     GET|HEAD  [/vX.Y]/containers/{id-or-name}/json
+    GET|HEAD  [/vX.Y]/containers/{id-or-name}/top  (no query; executable names only, process_rules.py)
+    GET|HEAD  [/vX.Y]/exec/{id}/json             (container, privileged, user; never the command)
     GET       [/vX.Y]/events                     (query: since, until, filters with type=container only)
 
 A prefix rule such as "GET /containers/*" is not enough: it would still expose
@@ -40,16 +42,15 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import socket
 import sys
 import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from event_stream import EventStreamMixin
+from event_stream import EventStreamMixin, UnixHTTPConnection
 from events_filter import events_query_ok, filter_event
 from proxy_log import log
-from request_rules import ROUTES, filter_body, match_route, redact_inspect, redact_list
+from request_rules import ROUTES, filter_body, match_route, redact_inspect, redact_list, upstream_target
 from tls_server import HANDSHAKE_TIMEOUT, TLS_VARS, ConfigError, Server, serve_in_background, tls_context, tls_from_env
 
 # Re-exported: the proxy's public pieces, importable from this one module as before the split.
@@ -73,18 +74,6 @@ __all__ = [
     "tls_context",
     "tls_from_env",
 ]
-
-
-class UnixHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self._path = path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        sock.connect(self._path)
-        self.sock = sock
 
 
 class ProxyHandler(EventStreamMixin):
@@ -134,7 +123,8 @@ class ProxyHandler(EventStreamMixin):
         start = time.perf_counter()
         conn = UnixHTTPConnection(self.socket_path, self.upstream_timeout)
         try:
-            conn.request(self.command, self.path, headers={"Host": "docker", "User-Agent": "socket-proxy"})
+            target = upstream_target(route, self.path)
+            conn.request(self.command, target, headers={"Host": "docker", "User-Agent": "socket-proxy"})
             resp = conn.getresponse()
             body = resp.read()
             status = resp.status

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from events_filter import EVENT_ACTIONS, EVENT_ATTRIBUTES
+from events_filter import EVENT_ACTIONS, EVENT_ATTRIBUTES, EXEC_ACTIONS, EXEC_ATTRIBUTES
 from request_rules import ALLOWED_METHODS, REDACT_CONFIG, REDACT_TOP, ROUTES, match_route
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -56,9 +56,9 @@ def test_removed_fields_and_events_are_documented() -> None:
         assert f"`Config.{key}`" in text
     for key in REDACT_TOP:
         assert f"`{key}`" in text
-    for action in EVENT_ACTIONS:
+    for action in EVENT_ACTIONS | EXEC_ACTIONS:
         assert f"`{action}`" in text
-    for attribute in EVENT_ATTRIBUTES:
+    for attribute in (*EVENT_ATTRIBUTES, *EXEC_ATTRIBUTES, "privileged", "user"):
         assert f"`{attribute}`" in text
 
 

@@ -21,6 +21,7 @@ import socket_proxy as sp
 from tests.support.pki import Issued, TestPKI
 
 CID = "b07497b828312718a00095713261b655ebd163a72d066f91a72f1a06dd0f5245"
+EXEC_ID = "9c2e11b7a4d35f6e8a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f"
 
 
 @pytest.mark.parametrize(
@@ -113,6 +114,9 @@ class FakeEngine(BaseHTTPRequestHandler):
         FakeEngine.seen.append(("GET", self.path))
         if "/containers/json" in self.path:
             body = json.dumps([{"Id": CID, "Command": "app --password=hunter2", "Names": ["/web"]}])
+        elif "/exec/" in self.path:
+            process = {"entrypoint": "sh", "arguments": ["-c", "echo hunter2"], "privileged": False, "user": "nobody"}
+            body = json.dumps({"ID": EXEC_ID, "ContainerID": CID, "ProcessConfig": process})
         elif self.path.endswith("/json"):
             body = json.dumps({"Id": CID, "Config": {"Env": ["TOKEN=hunter2"], "User": "1"}, "Args": ["hunter2"]})
         elif self.path.endswith("/version"):
@@ -297,9 +301,10 @@ def _event(action: str, **attrs: str) -> bytes:
 ENGINE_EVENTS = [
     _event("create", **{"com.example.secret-label": CANARY}),
     _event("start"),
-    _event(f"exec_create: sh -c echo {CANARY}", execID="e1"),
-    _event(f"exec_start: sh -c echo {CANARY}", execID="e1"),
-    _event("exec_die", execID="e1", exitCode="0"),
+    _event(f"exec_create: sh -c echo {CANARY}", execID=EXEC_ID),
+    _event(f"exec_start: sh -c echo {CANARY}", execID=EXEC_ID),
+    _event("exec_die", execID=EXEC_ID, exitCode="0"),
+    _event(f"exec_start: sh -c echo {CANARY}", execID="e1"),  # not an exec id: dropped
     _event("attach"),
     _event("health_status: healthy"),
     _event("die", exitCode="137", execDuration="3"),
@@ -329,7 +334,7 @@ def test_events_allowed_only_for_containers(target: str) -> None:
         ("GET", "/events?filters=%7B%7D"),
         ("GET", "/events?filters=%7B%22type%22%3A%5B%22image%22%5D%7D"),
         ("GET", "/events?filters=%7B%22type%22%3A%5B%22container%22%2C%22image%22%5D%7D"),
-        ("GET", "/events?filters=%7B%22type%22%3A%5B%22container%22%5D%2C%22event%22%3A%5B%22exec_create%22%5D%7D"),
+        ("GET", "/events?filters=%7B%22type%22%3A%5B%22container%22%5D%2C%22event%22%3A%5B%22attach%22%5D%7D"),
         ("GET", "/events?filters=%7B%22type%22%3A%5B%22container%22%5D%2C%22label%22%3A%5B%22a%22%5D%7D"),
         ("GET", f"/events?since=yesterday&{CONTAINER_FILTER}"),
         ("GET", f"/events?{CONTAINER_FILTER}&{CONTAINER_FILTER}"),
@@ -343,12 +348,16 @@ def test_events_refused(method: str, target: str) -> None:
     assert route is None and reason
 
 
+LIFECYCLE = ["create", "start", "health_status: healthy", "die", "destroy"]
+
+
 def test_filter_event_passes_lifecycle_with_safe_attributes_only() -> None:
     passed = [sp.filter_event(line.rstrip(b"\n")) for line in ENGINE_EVENTS]
     docs = [json.loads(p) for p in passed if p is not None]
-    assert [d["Action"] for d in docs] == ["create", "start", "health_status: healthy", "die", "destroy"]
+    assert [d["Action"] for d in docs] == [*LIFECYCLE[:2], "exec_create", "exec_start", "exec_die", *LIFECYCLE[2:]]
     assert docs[0]["Actor"]["Attributes"] == {"name": "web", "image": "debian:12"}
-    assert docs[3]["Actor"]["Attributes"] == {"name": "web", "image": "debian:12", "exitCode": "137"}
+    assert docs[4]["Actor"]["Attributes"] == {"name": "web", "image": "debian:12", "execID": EXEC_ID, "exitCode": "0"}
+    assert docs[6]["Actor"]["Attributes"] == {"name": "web", "image": "debian:12", "exitCode": "137"}
     assert all(CANARY not in p.decode() for p in passed if p is not None)
 
 
@@ -387,11 +396,15 @@ def test_event_stream_is_relayed_filtered_and_chunked(event_proxy: tuple[str, in
     conn.request("GET", f"/v1.41/events?{CONTAINER_FILTER}")
     resp = conn.getresponse()
     assert resp.status == 200 and resp.getheader("Transfer-Encoding") == "chunked"
-    lines = [resp.readline() for _ in range(5)]
+    lines = [resp.readline() for _ in range(8)]
     docs = [json.loads(line) for line in lines]
-    assert [d["Action"] for d in docs] == ["create", "start", "health_status: healthy", "die", "destroy"]
-    assert all(CANARY.encode() not in line for line in lines)
-    assert FakeEngine.seen == [("GET", f"/v1.41/events?{CONTAINER_FILTER}")]
+    assert [d["Action"] for d in docs] == [*LIFECYCLE[:2], "exec_create", "exec_start", "exec_die", *LIFECYCLE[2:]]
+    assert all(CANARY.encode() not in line and b"hunter2" not in line for line in lines)
+    # exec_create/exec_start carry privileged and user from the proxy's own exec inspect, never its command
+    assert docs[3]["Actor"]["Attributes"] == {
+        "name": "web", "image": "debian:12", "execID": EXEC_ID, "privileged": "false", "user": "nobody",
+    }  # fmt: skip
+    assert FakeEngine.seen == [("GET", f"/v1.41/events?{CONTAINER_FILTER}"), *[("GET", f"/exec/{EXEC_ID}/json")] * 2]
     conn.close()  # the client goes away: the proxy must close the engine side too
     assert EventEngine.closed.wait(5)
 
