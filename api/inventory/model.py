@@ -134,6 +134,7 @@ class Security:
     restart_max_retries: int = 0
     cgroup_parent: str = ""
     network_mode: str = ""
+    probe_hosts: list[str] = field(default_factory=list)  # Kubernetes: `host` of probes and lifecycle hooks
     # Raw, as the engine reports them: the container's labels (Docker) or the pod annotations the Kubernetes
     # backend keeps (backends/kubernetes/trim.py). Posture reads self-waiver requests from them
     # (posture.waivers.waiver_requests); the security view leaves them out (Docker's are in the container's labels).

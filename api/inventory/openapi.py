@@ -36,8 +36,8 @@ TOTALS = _obj({sev: {"type": "integer", "minimum": 0} for sev in SEVERITIES})
 SCORE = _obj({"value": {"type": "number", "minimum": 0, "maximum": 100}, "grade": {"enum": ["A", "B", "C", "D", "F"]}})
 REFERENCES = {
     "type": "object",
-    "description": "cis: CIS Docker Benchmark v1.6.0 section; pss: Pod Security Standards level and control; "
-    "nsa: NSA/CISA Kubernetes Hardening Guide section",
+    "description": "cis: CIS Docker Benchmark v1.8.0 section; cis_v1_6: the same recommendation in v1.6.0; "
+    "pss: Pod Security Standards level and control; nsa: NSA/CISA Kubernetes Hardening Guide section",
 }
 
 SCHEMAS: dict[str, Any] = {

@@ -10,7 +10,7 @@ from inventory.posture.checks import CHECKS
 
 from tests.support.rule_cases import docker_cases, main_cases, pod_cases
 
-CIS_DECIDABLE = {  # CIS Docker Benchmark v1.6 section 5 recommendations decidable from inspect data
+CIS_DECIDABLE = {  # CIS Docker Benchmark v1.8.0 section 5 recommendations decidable from inspect data
     "5.2", "5.3", "5.4", "5.5", "5.6", "5.8", "5.10", "5.11", "5.12", "5.13", "5.14", "5.15", "5.16", "5.17",
     "5.18", "5.20", "5.21", "5.22", "5.25", "5.26", "5.27", "5.28", "5.29", "5.30", "5.31", "5.32",
 }  # fmt: skip
@@ -18,7 +18,7 @@ PSS_CONTROLS = {
     ("baseline", "HostProcess"), ("baseline", "Host Namespaces"), ("baseline", "Privileged Containers"),
     ("baseline", "Capabilities"), ("baseline", "HostPath Volumes"), ("baseline", "Host Ports"),
     ("baseline", "AppArmor"), ("baseline", "SELinux"), ("baseline", "/proc Mount Type"), ("baseline", "Seccomp"),
-    ("baseline", "Sysctls"), ("restricted", "Volume Types"), ("restricted", "Privilege Escalation"),
+    ("baseline", "Sysctls"), ("baseline", "Host Probes / Lifecycle Hooks"), ("restricted", "Volume Types"), ("restricted", "Privilege Escalation"),
     ("restricted", "Running as Non-root"), ("restricted", "Running as Non-root user"), ("restricted", "Seccomp"),
     ("restricted", "Capabilities"),
 }  # fmt: skip

@@ -55,6 +55,8 @@ def _broken(change: str) -> dict[str, Any]:
         rule["admission"]["action"] = "deny"
     elif change == "CIS reference not a section number":
         rule["references"]["cis"] = "five"
+    elif change == "CIS v1.8.0 id without its v1.6.0 crosswalk":
+        del rule["references"]["cis_v1_6"]
     elif change == "PSS level":
         rule["references"]["pss"]["level"] = "privileged"
     elif change == "rule id not a DNS label":
@@ -82,6 +84,7 @@ BROKEN = [
     "docker-only rule with admission CEL",
     "unknown admission action",
     "CIS reference not a section number",
+    "CIS v1.8.0 id without its v1.6.0 crosswalk",
     "PSS level",
     "rule id not a DNS label",
     "weight missing",

@@ -100,6 +100,16 @@ def test_junit_as_jenkins_reads_it(waived_client: Any, tmp_path: Path) -> None:
     assert xml.failures == sum(sum(c["totals"].values()) for c in body["containers"]) and xml.skipped == body["waived"]
 
 
+def test_cis_v1_8_with_the_v1_6_crosswalk_in_sarif_and_junit(waived_client: Any) -> None:
+    sarif = waived_client.get("/api/posture?format=sarif&all=true").json
+    rule = next(r for r in sarif["runs"][0]["tool"]["driver"]["rules"] if r["id"] == "host-pid")
+    assert rule["properties"]["references"]["cis"] == "5.16" and rule["properties"]["references"]["cis_v1_6"] == "5.16"
+    assert "CIS Docker Benchmark v1.8.0 5.16 (v1.6.0 5.16)" in rule["help"]["text"]
+    assert "cis_v1_6" not in rule["properties"]["tags"]
+    junit = waived_client.get("/api/posture?format=junit&all=true").data.decode()
+    assert "CIS Docker Benchmark v1.8.0 5.16 (v1.6.0 5.16)" in junit
+
+
 def test_rules_endpoint_lists_the_catalog(client: Any) -> None:
     body = client.get("/api/rules").json
     assert body["count"] == len(catalog().rules) >= 30
@@ -112,6 +122,7 @@ def test_container_detail_shows_remediation_and_references(client: Any) -> None:
     finding = next(f for f in client.get("/api/containers/legacy-db").json["findings"] if f["rule"] == "host-pid")
     assert finding["remediation"] and finding["references"] == {
         "cis": "5.16",
+        "cis_v1_6": "5.16",
         "pss": {"level": "baseline", "control": "Host Namespaces"},
         "nsa": "Kubernetes Pod security / Hardening container environments",
     }

@@ -166,6 +166,9 @@ MUTATIONS: dict[str, Callable[[dict[str, Any]], None]] = {
     "unsafe-sysctls": lambda p: p["spec"]["securityContext"].update(sysctls=[{"name": "kernel.msgmax", "value": "1"}]),
     "privileged-host-port": lambda p: p["spec"]["containers"][0]["ports"].append({"containerPort": 80, "hostPort": 80}),
     "host-port": lambda p: p["spec"]["containers"][0]["ports"].append({"containerPort": 9000, "hostPort": 9000}),
+    "probe-host": lambda p: p["spec"]["containers"][0].update(
+        lifecycle={"preStop": {"tcpSocket": {"port": 8000, "host": "169.254.169.254"}}}
+    ),
     "mount-propagation-shared": lambda p: p["spec"]["containers"][0]["volumeMounts"][0].update(
         mountPropagation="Bidirectional"
     ),

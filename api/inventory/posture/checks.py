@@ -113,6 +113,7 @@ CHECKS: dict[str, Check] = {
     "restricted-volume-types": lambda s: any(t not in RESTRICTED_VOLUME_TYPES for t in s.pod_volume_types),
     "privileged-host-port": lambda s: any(p.public_port is not None and 0 < p.public_port < 1024 for p in s.host_ports),
     "host-port": lambda s: any(p.public_port for p in s.host_ports),
+    "probe-host": lambda s: bool(s.probe_hosts),
     "mount-propagation-shared": lambda s: any(m.propagation in ("shared", "rshared") for m in s.mounts),
     "no-pids-limit": lambda s: not s.pids_limit or s.pids_limit <= 0,
     "port-all-interfaces": lambda s: any(p.ip in ALL_INTERFACES or p.ip is None for p in s.host_ports),

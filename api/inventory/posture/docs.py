@@ -22,7 +22,7 @@ def _refs(rule: Rule) -> str:
     r = rule.references
     parts = []
     if "cis" in r:
-        parts.append(f"CIS {r['cis']}")
+        parts.append(f"CIS v1.8.0 {r['cis']} (v1.6.0 {r['cis_v1_6']})")
     if "pss" in r:
         parts.append(f"PSS {r['pss']['level']}: {r['pss']['control']}")
     if "nsa" in r:

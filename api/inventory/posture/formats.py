@@ -29,7 +29,7 @@ FORMATS = {
 def _references_text(refs: dict[str, Any]) -> str:
     parts = []
     if "cis" in refs:
-        parts.append(f"CIS Docker Benchmark v1.6.0 {refs['cis']}")
+        parts.append(f"CIS Docker Benchmark v1.8.0 {refs['cis']} (v1.6.0 {refs['cis_v1_6']})")
     if "pss" in refs:
         parts.append(f"Pod Security Standards {refs['pss']['level']}: {refs['pss']['control']}")
     if "nsa" in refs:
@@ -50,7 +50,7 @@ def _sarif_rule(rule: Rule) -> dict[str, Any]:
         "properties": {
             "security-severity": SECURITY_SEVERITY[rule.severity],
             "severity": rule.severity,
-            "tags": ["security", "container", *sorted(rule.references)],
+            "tags": ["security", "container", *sorted(k for k in rule.references if k != "cis_v1_6")],
             "references": rule.references,
         },
     }

@@ -184,5 +184,6 @@ def security_from_pod(pod: dict[str, Any], spec: dict[str, Any]) -> Security:
         proc_mount_unmasked=sc.get("procMount") == "Unmasked",
         sysctls=sorted(str(s.get("name", "")) for s in pod_sc.get("sysctls") or []),
         pod_volume_types=sorted({v["type"] for v in pod_spec.get("volumes") or []}),
+        probe_hosts=list(spec.get("probe_hosts") or []),
         labels=dict(pod["metadata"].get("annotations") or {}),
     )

@@ -57,7 +57,22 @@ def _trim_container(c: dict[str, Any]) -> dict[str, Any]:
             for m in c.get("volumeMounts") or []
         ],
         "probes": sorted(p for p in ("livenessProbe", "readinessProbe", "startupProbe") if c.get(p)),
+        "probe_hosts": _handler_hosts(c),
     }
+
+
+def _handler_hosts(c: dict[str, Any]) -> list[str]:
+    """The `host` of every probe and lifecycle hook (httpGet, tcpSocket): PSS baseline wants none set."""
+    lifecycle = c.get("lifecycle") or {}
+    handlers = [c.get(p) for p in ("livenessProbe", "readinessProbe", "startupProbe")]
+    handlers += [lifecycle.get(h) for h in ("postStart", "preStop")]
+    hosts = {
+        str((h.get(action) or {}).get("host") or "")
+        for h in handlers
+        if isinstance(h, dict)
+        for action in ("httpGet", "tcpSocket")
+    }
+    return sorted(hosts - {""})
 
 
 def _trim_volume(v: dict[str, Any]) -> dict[str, Any]:
