@@ -18,7 +18,8 @@ PSS_CONTROLS = {
     ("baseline", "HostProcess"), ("baseline", "Host Namespaces"), ("baseline", "Privileged Containers"),
     ("baseline", "Capabilities"), ("baseline", "HostPath Volumes"), ("baseline", "Host Ports"),
     ("baseline", "AppArmor"), ("baseline", "SELinux"), ("baseline", "/proc Mount Type"), ("baseline", "Seccomp"),
-    ("baseline", "Sysctls"), ("baseline", "Host Probes / Lifecycle Hooks"), ("restricted", "Volume Types"), ("restricted", "Privilege Escalation"),
+    ("baseline", "Sysctls"), ("baseline", "Host Probes / Lifecycle Hooks"),
+    ("restricted", "Volume Types"), ("restricted", "Privilege Escalation"),
     ("restricted", "Running as Non-root"), ("restricted", "Running as Non-root user"), ("restricted", "Seccomp"),
     ("restricted", "Capabilities"),
 }  # fmt: skip
