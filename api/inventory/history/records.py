@@ -22,7 +22,9 @@ CONTAINER_KINDS = (
     "health_changed",
 )
 FINDING_KINDS = ("finding_opened", "finding_resolved", "finding_waived", "finding_waiver_expired")
-KINDS = CONTAINER_KINDS + FINDING_KINDS
+# Image reports (inventory.vulns): the first report of an image digest, and a newer one replacing it.
+IMAGE_KINDS = ("report_stored", "report_replaced")
+KINDS = CONTAINER_KINDS + FINDING_KINDS + IMAGE_KINDS
 
 
 def utcnow() -> dt.datetime:

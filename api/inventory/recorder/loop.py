@@ -6,7 +6,7 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -29,11 +29,13 @@ class Recorder:
         store: HistoryStore,
         retention_days: int,
         notify: Callable[[list[ChangeRecord]], None] | None = None,
+        tasks: Sequence[Callable[[], object]] = (),
     ) -> None:
         self.reader = reader
         self.store = store
         self.retention = dt.timedelta(days=retention_days)
         self.notify = notify or (lambda _changes: None)
+        self.tasks = tuple(tasks)  # run after each cycle, e.g. the reports directory (inventory.vulns)
         self.prev: Observation | None = None
         self.version = 0  # live-state version of the last look
         self.away_since: dt.datetime | None = None
@@ -107,5 +109,15 @@ class Recorder:
                 metrics.CYCLES.labels("database_error").inc()
                 metrics.DB_UP.set(0)
                 log.warning("history database unavailable; will retry", extra={"error": type(exc).__name__})
+            self.run_tasks()
             if not self.stopping.is_set():
                 self.version = max(self.version, wait(self.version))
+
+    def run_tasks(self) -> None:
+        """The side tasks, whether or not the backend answered (a reports directory works without an engine)."""
+        for task in self.tasks:
+            try:
+                task()
+            except SQLAlchemyError as exc:
+                metrics.CYCLES.labels("database_error").inc()
+                log.warning("history database unavailable; will retry", extra={"error": type(exc).__name__})

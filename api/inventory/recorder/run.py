@@ -14,6 +14,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from ..config import ConfigError, RecorderSettings, load_recorder_settings
 from ..history import db
 from ..logs import configure_logging
+from ..vulns.directory import ReportsDirectory
+from ..vulns.settings import load_vuln_settings
 from ..wiring import build_service, configure
 from . import metrics
 from .feed import ChangeFeed
@@ -44,6 +46,7 @@ def main() -> int:
     try:
         config = configure()  # the settings, every source, the waiver policy
         rec = load_recorder_settings()
+        vulns = load_vuln_settings()
     except ConfigError as exc:
         print(f"inventory-recorder: invalid configuration: {exc}", file=sys.stderr)
         return 2
@@ -54,7 +57,9 @@ def main() -> int:
     service.start()
     engine = db.make_engine(rec.database_url)
     sink = WebhookSink(rec, ChangeFeed(engine)) if rec.webhook_url else None
-    recorder = Recorder(service, HistoryStore(engine), rec.retention_days, sink.offer if sink else None)
+    reports = ReportsDirectory(engine, vulns.reports_dir, vulns.max_bytes) if vulns.reports_dir else None
+    tasks = [reports.scan] if reports else []
+    recorder = Recorder(service, HistoryStore(engine), rec.retention_days, sink.offer if sink else None, tasks)
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
         log.info("recorder stopping", extra={"signal": signum})
@@ -67,7 +72,7 @@ def main() -> int:
     _migrate(rec, recorder)
     if sink:
         sink.start()
-    log.info("recorder started", extra={"interval": rec.interval, "webhook": bool(sink)})
+    log.info("recorder started", extra={"interval": rec.interval, "webhook": bool(sink), "reports_dir": bool(reports)})
 
     def wait(after_version: int) -> int:
         """Until the live state changes (or `interval` passes: waiver expiry, heartbeat, retries)."""

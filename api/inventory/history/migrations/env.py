@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 from inventory.history.models import Base
+from inventory.vulns import tables as _vulns_tables  # noqa: F401 (registers the image report tables on Base)
 
 connection = context.config.attributes["connection"]
 context.configure(
