@@ -17,6 +17,7 @@ from inventory.history.store import HistoryStore
 from inventory.recorder.loop import Recorder
 from inventory.vulns.directory import INGESTED, REJECTED, ReportsDirectory
 from inventory.vulns.parse import parse_report
+from inventory.vulns.read import image_digests, image_vulns
 from inventory.vulns.store import OLDER, REPLACED, STORED, UNCHANGED, store_report
 from inventory.vulns.tables import ImageDigestRow, ImageFindingRow, ImageReportRow
 from sqlalchemy import Engine, func, select
@@ -162,3 +163,22 @@ def test_recorder_loop_reads_the_directory_even_with_the_backend_down(engine: En
     assert len(passes) == 2  # the bad file stopped nothing
     with Session(engine) as s:
         assert s.scalar(select(func.count()).select_from(ImageReportRow)) == 1
+
+
+def test_image_vulns_by_any_digest_of_a_container(engine: Engine) -> None:
+    store(engine, "cyclonedx-vex.json")
+    repo = "sha256:" + "2" * 64
+    # Docker: image id; Kubernetes: imageID with the runtime's prefix and the repository digest
+    docker = image_digests(ID, [])
+    k8s = image_digests(f"docker-pullable://registry.example.test/inventory/flask-api@{repo}")
+    assert (docker, k8s) == ((ID,), (repo,))
+    found = image_vulns(engine, [*docker, *k8s, "sha256:" + "9" * 64])
+    assert set(found) == {ID, repo} and found[ID] == found[repo]
+    v = found[ID]
+    assert dict(v.counts) == {"CRITICAL": 1, "HIGH": 0, "MEDIUM": 1, "LOW": 1, "UNKNOWN": 1}
+    assert v.fixable == 2 and v.age(dt.datetime(2026, 12, 4, 12)) == dt.timedelta(days=1)
+    assert [(n.vuln_id, n.vex_state, n.justification) for n in v.not_counted] == [
+        ("CVE-2026-0202", "not_affected", "code_not_reachable: the FTS5 extension is never loaded"),
+        ("CVE-2026-0205", "false_positive", "the scanner matched the wrong source package"),
+    ]
+    assert image_vulns(engine, ["sha256:" + "9" * 64]) == {} and image_vulns(engine, []) == {}
