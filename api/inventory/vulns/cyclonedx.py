@@ -16,7 +16,7 @@ from cyclonedx.model.vulnerability import Vulnerability
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
-from .model import Finding, ImageReport, ReportError, digest_of, normalise_severity
+from .model import Finding, ImageReport, ReportError, digests, normalise_severity
 
 SPEC_VERSIONS = {"1.5": SchemaVersion.V1_5, "1.6": SchemaVersion.V1_6, "1.7": SchemaVersion.V1_7}
 _SEVERITY_ORDER = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN")
@@ -42,12 +42,7 @@ def _image_digests(subject: Component | None) -> tuple[str, ...]:
         return ()
     raw: list[object] = [p.value for p in subject.properties if p.name.endswith((":ImageID", ":RepoDigest"))]
     raw += [subject.purl.version if subject.purl else None, subject.version, subject.bom_ref.value]
-    out: list[str] = []
-    for r in raw:
-        d = digest_of(r)
-        if d and d not in out:
-            out.append(d)
-    return tuple(out)
+    return digests(*raw)
 
 
 def _scanner(bom: Bom) -> tuple[str, str]:
@@ -106,8 +101,8 @@ def parse_cyclonedx(doc: dict[str, Any], text: str) -> ImageReport:
         bom = Bom.from_json(doc)  # type: ignore[attr-defined]
     except (CycloneDxException, ValueError, TypeError, KeyError) as exc:
         raise ReportError("malformed", f"CycloneDX {spec} document not readable: {type(exc).__name__}") from None
-    digests = _image_digests(bom.metadata.component)
-    if not digests:
+    named = _image_digests(bom.metadata.component)
+    if not named:
         raise ReportError("no-digest", "the CycloneDX document's metadata.component names no image digest")
     if not (doc.get("metadata") or {}).get("timestamp"):  # the library would default it to now
         raise ReportError("malformed", "the CycloneDX document has no metadata.timestamp (needed to order reports)")
@@ -115,12 +110,12 @@ def parse_cyclonedx(doc: dict[str, Any], text: str) -> ImageReport:
     when = bom.metadata.timestamp
     scanned_at = when.astimezone(dt.UTC).replace(tzinfo=None) if when.tzinfo else when
     return ImageReport(
-        digest=digests[0],
+        digest=named[0],
         format=f"cyclonedx-{spec}",
         scanner=scanner,
         scanner_version=version,
         db_version=None,
         scanned_at=scanned_at,
         findings=tuple(_findings(bom)),
-        also_known_as=digests[1:],
+        also_known_as=named[1:],
     )

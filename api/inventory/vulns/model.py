@@ -96,3 +96,13 @@ def digest_of(raw: object) -> str | None:
     text = str(raw or "").strip().lower()
     text = text.rsplit("@", 1)[-1]
     return text if DIGEST.match(text) else None
+
+
+def digests(*candidates: object) -> tuple[str, ...]:
+    """The distinct sha256 digests among image ids and references, in order (None and non-digests skipped)."""
+    out: list[str] = []
+    for raw in candidates:
+        d = digest_of(raw)
+        if d and d not in out:
+            out.append(d)
+    return tuple(out)

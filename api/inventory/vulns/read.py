@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from .model import NOT_COUNTED, SEVERITIES, digest_of
+from .model import NOT_COUNTED, SEVERITIES, digests
 from .tables import ImageDigestRow, ImageFindingRow, ImageReportRow
 
 
@@ -40,12 +40,7 @@ class ImageVulns:
 def image_digests(image_id: str | None, repo_digests: Iterable[str] = ()) -> tuple[str, ...]:
     """A container's digests: Docker's image id and `RepoDigests`, or Kubernetes' `imageID`
     (`docker-pullable://repo@sha256:...`, `repo@sha256:...`)."""
-    out: list[str] = []
-    for raw in (image_id, *repo_digests):
-        d = digest_of(raw)
-        if d and d not in out:
-            out.append(d)
-    return tuple(out)
+    return digests(image_id, *repo_digests)
 
 
 def image_vulns(engine: Engine, digests: Iterable[str]) -> dict[str, ImageVulns]:

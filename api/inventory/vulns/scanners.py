@@ -10,7 +10,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
-from .model import Finding, ImageReport, ReportError, digest_of, normalise_severity, parse_time
+from .model import Finding, ImageReport, ReportError, digests, normalise_severity, parse_time
 
 SCHEMAS = Path(__file__).parent / "schemas"
 
@@ -27,26 +27,16 @@ def validate(doc: object, name: str, what: str) -> None:
         raise ReportError("malformed", f"not a valid {what} report at {where}: {error.message[:200]}")
 
 
-def _digests(*candidates: object) -> tuple[str, ...]:
-    """Distinct sha256 digests among the candidates, in order."""
-    out: list[str] = []
-    for raw in candidates:
-        d = digest_of(raw)
-        if d and d not in out:
-            out.append(d)
-    return tuple(out)
-
-
-def _require_digest(digests: tuple[str, ...], what: str) -> tuple[str, tuple[str, ...]]:
-    if not digests:
+def _require_digest(named: tuple[str, ...], what: str) -> tuple[str, tuple[str, ...]]:
+    if not named:
         raise ReportError("no-digest", f"the {what} report names no image digest (scan an image, not a directory)")
-    return digests[0], digests[1:]
+    return named[0], named[1:]
 
 
 def parse_trivy(doc: dict[str, Any]) -> ImageReport:
     validate(doc, "trivy", "Trivy JSON")
     meta = doc["Metadata"]
-    digest, aka = _require_digest(_digests(meta.get("ImageID"), *(meta.get("RepoDigests") or [])), "Trivy JSON")
+    digest, aka = _require_digest(digests(meta.get("ImageID"), *(meta.get("RepoDigests") or [])), "Trivy JSON")
     findings = []
     for result in doc.get("Results") or []:
         for v in result.get("Vulnerabilities") or []:
@@ -85,7 +75,7 @@ def parse_grype(doc: dict[str, Any]) -> ImageReport:
     validate(doc, "grype", "Grype JSON")
     target = doc["source"]["target"] if isinstance(doc["source"]["target"], dict) else {}
     digest, aka = _require_digest(
-        _digests(target.get("imageID"), target.get("manifestDigest"), *(target.get("repoDigests") or [])),
+        digests(target.get("imageID"), target.get("manifestDigest"), *(target.get("repoDigests") or [])),
         "Grype JSON",
     )
     findings = []
