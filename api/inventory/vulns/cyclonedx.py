@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable, Iterator
+from functools import cache
 from typing import Any
 
 from cyclonedx.exception import CycloneDxException
@@ -23,8 +24,13 @@ _SEVERITY_ORDER = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN")
 _FIX_IN_TEXT = re.compile(r"\bversions? ([^\s,;]+)")
 
 
+@cache
+def _validator(spec: str) -> JsonStrictValidator:
+    return JsonStrictValidator(SPEC_VERSIONS[spec])  # compiles its schema once, on first use
+
+
 def _validate(text: str, spec: str) -> None:
-    error = JsonStrictValidator(SPEC_VERSIONS[spec]).validate_str(text)
+    error = _validator(spec).validate_str(text)
     if error is not None:
         detail = getattr(error.data, "message", str(error))
         path = "/".join(str(p) for p in getattr(error.data, "absolute_path", ())) or "(top level)"
