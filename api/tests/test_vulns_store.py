@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from inventory.backends.base import BackendUnavailable
+from inventory.config import ConfigError, load_recorder_settings
 from inventory.history import db
 from inventory.history.models import Change
 from inventory.history.store import HistoryStore
@@ -182,3 +183,21 @@ def test_image_vulns_by_any_digest_of_a_container(engine: Engine) -> None:
         ("CVE-2026-0205", "false_positive", "the scanner matched the wrong source package"),
     ]
     assert image_vulns(engine, ["sha256:" + "9" * 64]) == {} and image_vulns(engine, []) == {}
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"REPORTS_DIR": "reports"}, r"REPORTS_DIR='reports' must be an absolute path"),
+        ({"REPORT_MAX_BYTES": "10"}, r">= 1024"),
+    ],
+)
+def test_reports_settings_refused(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_recorder_settings(env)
+
+
+def test_reports_settings() -> None:
+    rec = load_recorder_settings({"REPORTS_DIR": "/srv/reports", "REPORT_MAX_BYTES": "2048"})
+    assert (rec.reports_dir, rec.report_max_bytes) == ("/srv/reports", 2048)
+    assert load_recorder_settings({}).reports_dir == ""  # off by default

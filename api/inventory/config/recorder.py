@@ -14,6 +14,15 @@ from .declare import ConfigError, load, setting
 WEBHOOK_SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "INFO")
 
 
+REPORT_MAX_BYTES = 16 * 1024 * 1024  # default size limit of one vulnerability report (inventory.vulns)
+
+
+def _reports_dir(path: str) -> str:
+    if path and not os.path.isabs(path):
+        raise ConfigError(f"REPORTS_DIR={path!r} must be an absolute path")
+    return path
+
+
 def _webhook_url(url: str) -> str:
     if url and not url.startswith(("http://", "https://")):  # empty: no webhook (compose passes WEBHOOK_URL="")
         raise ConfigError("WEBHOOK_URL must start with http:// or https://")
@@ -33,6 +42,16 @@ class RecorderSettings:
         minimum=0.05,
     )
     metrics_port: int = setting("RECORDER_METRICS_PORT", 9101, "Prometheus metrics (0 = off)")
+    reports_dir: str = setting(
+        "REPORTS_DIR",
+        "",
+        "vulnerability reports directory the recorder watches (absolute path; docs/VULNERABILITIES.md)",
+        convert=_reports_dir,
+        shown="empty (off)",
+    )
+    report_max_bytes: int = setting(
+        "REPORT_MAX_BYTES", REPORT_MAX_BYTES, "size limit of one vulnerability report, in bytes", minimum=1024
+    )
     webhook_url: str = setting("WEBHOOK_URL", "", "where to POST changes", convert=_webhook_url, shown="empty (off)")
     webhook_secret_file: str = setting(
         "WEBHOOK_SECRET_FILE",

@@ -15,7 +15,6 @@ from ..config import ConfigError, RecorderSettings, load_recorder_settings
 from ..history import db
 from ..logs import configure_logging
 from ..vulns.directory import ReportsDirectory
-from ..vulns.settings import load_vuln_settings
 from ..wiring import build_service, configure
 from . import metrics
 from .feed import ChangeFeed
@@ -46,7 +45,6 @@ def main() -> int:
     try:
         config = configure()  # the settings, every source, the waiver policy
         rec = load_recorder_settings()
-        vulns = load_vuln_settings()
     except ConfigError as exc:
         print(f"inventory-recorder: invalid configuration: {exc}", file=sys.stderr)
         return 2
@@ -57,7 +55,7 @@ def main() -> int:
     service.start()
     engine = db.make_engine(rec.database_url)
     sink = WebhookSink(rec, ChangeFeed(engine)) if rec.webhook_url else None
-    reports = ReportsDirectory(engine, vulns.reports_dir, vulns.max_bytes) if vulns.reports_dir else None
+    reports = ReportsDirectory(engine, rec.reports_dir, rec.report_max_bytes) if rec.reports_dir else None
     tasks = [reports.scan] if reports else []
     recorder = Recorder(service, HistoryStore(engine), rec.retention_days, sink.offer if sink else None, tasks)
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..config.recorder import REPORT_MAX_BYTES
 from .cyclonedx import parse_cyclonedx
 from .model import ImageReport, ReportError, digest_of
 from .scanners import parse_grype, parse_trivy
 
-DEFAULT_MAX_BYTES = 16 * 1024 * 1024
+DEFAULT_MAX_BYTES = REPORT_MAX_BYTES
 
 
 def detect(doc: object) -> str:
