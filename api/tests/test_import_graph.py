@@ -37,10 +37,12 @@ FLOORS: dict[str, int] = {
     "inventory.fleet": 2,
     "inventory.history": 2,
     "inventory.findings": 2,  # baselines and gates over posture findings
+    "inventory.vulns": 2,  # image reports: parse, store (history tables), read; the migrations import its tables
     # 3 services and the recorder
     "inventory.service": 3,
     "inventory.recorder": 3,
     "inventory.evidence": 3,  # signed statements of a posture report and the history's chain head
+    "inventory.history.migrations": 3,  # the schema of every history table: history's and vulns' models
     # 4 views, OpenAPI, the dashboard, app wiring, entry points and command lines
     "inventory": 4,  # the package itself: create_app, lazily
     "inventory.app": 4,
