@@ -4,7 +4,7 @@ Existing rows are linked in id order, from the genesis hash, exactly as the reco
 (inventory.history.chain). Downgrade drops the columns and the two meta keys.
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 Create Date: 2026-12-07
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 from inventory.history.chain import ANCHOR_KEY, CONTENT, GENESIS, HEAD_KEY, Head, content_of, link
 
 revision = "0003"
-down_revision = "0001"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
