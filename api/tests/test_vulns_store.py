@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from inventory.backends.base import BackendUnavailable
 from inventory.config import ConfigError, load_recorder_settings
 from inventory.history import db
 from inventory.history.models import Change
-from inventory.history.store import HistoryStore
+from inventory.model import BackendUnavailable
 from inventory.recorder.loop import Recorder
-from inventory.vulns.directory import INGESTED, REJECTED, ReportsDirectory
+from inventory.recorder.reports import INGESTED, REJECTED, ReportsDirectory
+from inventory.recorder.store import HistoryStore
 from inventory.vulns.parse import parse_report
 from inventory.vulns.read import image_digests, image_vulns
 from inventory.vulns.store import OLDER, REPLACED, STORED, UNCHANGED, store_report
@@ -155,10 +155,11 @@ def test_recorder_loop_reads_the_directory_even_with_the_backend_down(engine: En
     recorder = Recorder(DownReader(), HistoryStore(engine), 7, tasks=[watched.scan])  # type: ignore[arg-type]
     passes = []
 
-    def wait() -> None:
+    def wait(after_version: int) -> int:
         passes.append(1)
         if len(passes) == 2:
             recorder.stopping.set()
+        return after_version
 
     recorder.run(wait)
     assert len(passes) == 2  # the bad file stopped nothing

@@ -14,11 +14,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from ..config import ConfigError, RecorderSettings, load_recorder_settings
 from ..history import db
 from ..logs import configure_logging
-from ..vulns.directory import ReportsDirectory
 from ..wiring import build_service, configure
 from . import metrics
 from .feed import ChangeFeed
 from .loop import Recorder
+from .reports import ReportsDirectory
 from .store import HistoryStore
 from .webhook import WebhookSink
 

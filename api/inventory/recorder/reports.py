@@ -11,10 +11,10 @@ from pathlib import Path
 from prometheus_client import Counter
 from sqlalchemy import Engine
 
-from ..history.metrics import REGISTRY
-from .model import ReportError
-from .parse import parse_report
-from .store import store_report
+from ..vulns.model import ReportError
+from ..vulns.parse import parse_report
+from ..vulns.store import store_report
+from .metrics import REGISTRY
 
 log = logging.getLogger("inventory.vulns")
 INGESTED = Counter(
