@@ -89,7 +89,7 @@ def create_app(
     app.extensions["inventory"] = service
     app.extensions["token"] = TokenFile(settings.api_token_file)
     app.extensions["history"] = HistoryQueries(settings.database_url)
-    app.extensions["pages"] = RenderedPages(lambda obj: app.json.dumps(obj, separators=(",", ":")))
+    app.extensions["pages"] = RenderedPages()
     app.extensions["collector"] = metrics.InventoryCollector(
         service.snapshot,
         {"version": settings.version, "revision": settings.git_sha, "backend": service.backend.name},

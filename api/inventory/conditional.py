@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Hashable
-from typing import Any
 
 from flask import Response, request
 
@@ -47,16 +46,15 @@ class RenderedPages:
     ``client_ip``.
     """
 
-    def __init__(self, dumps: Callable[[Any], str], max_entries: int = 256) -> None:
-        self._dumps = dumps
+    def __init__(self, max_entries: int = 256) -> None:
         self._cache: VersionedCache[tuple[bytes, str]] = VersionedCache(max_entries)
 
-    def body(self, version: Hashable, query: Hashable, build: Callable[[], dict[str, Any]]) -> tuple[bytes, str]:
-        """(UTF-8 JSON of ``build()`` without its closing brace, ETag); ``build`` runs only when the answer is not
-        kept."""
+    def body(self, version: Hashable, query: Hashable, build: Callable[[], bytes]) -> tuple[bytes, str]:
+        """(``build()``, a JSON object encoded by its API model, without its closing brace; ETag); ``build`` runs
+        only when the answer is not kept."""
 
         def render() -> tuple[bytes, str]:
-            raw = self._dumps(build()).encode()
+            raw = build()
             return raw[:-1], etag_of(raw)
 
         return self._cache.get(version, ("json", query), render)

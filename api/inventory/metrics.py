@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections import Counter as Tally
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from dataclasses import dataclass, field
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -76,10 +77,40 @@ def track_backend_call(backend: str, operation: str) -> Iterator[None]:
         BACKEND_CALLS.labels(backend, operation, outcome).inc()
 
 
+@dataclass(frozen=True)
+class SourceNumbers:
+    """One source at scrape time. ``states`` and ``findings`` are None while its containers are not visible
+    (no numbers rather than zeros); a stale source keeps its last ones."""
+
+    source: str
+    type: str
+    up: bool  # synced with its engine (a stale source is down but still has numbers)
+    states: Tally[str] | None = None
+    findings: Tally[tuple[str, str]] | None = None  # unwaived, running containers, by (rule, severity)
+
+
+@dataclass(frozen=True)
+class Grade:
+    score: float  # the fleet's posture score, 0-100
+    grade: str
+    container_scores: Mapping[str, float]  # per running container, by name (source:name off the default source)
+
+
+@dataclass(frozen=True)
+class InventoryNumbers:
+    """What a scrape exports, computed once per state version by the service."""
+
+    up: bool  # some source is available
+    sources: tuple[SourceNumbers, ...]
+    waivers_expiring: Tally[tuple[str, str]] = field(default_factory=Tally)  # by (rule, owner)
+    waivers_expired: int = 0
+    posture: Grade | None = None  # None while no source is available
+
+
 class InventoryCollector(Collector):
     """Computes inventory gauges at scrape time from the (cached) inventory service."""
 
-    def __init__(self, snapshot: Callable[[], dict[str, Any]], build: dict[str, str]) -> None:
+    def __init__(self, snapshot: Callable[[], InventoryNumbers], build: dict[str, str]) -> None:
         self._snapshot = snapshot
         self._build = build
 
@@ -91,17 +122,16 @@ class InventoryCollector(Collector):
         up = GaugeMetricFamily(
             "inventory_backend_up", "1 if the API can answer: at least one source is available", labels=["backend"]
         )
-        up.add_metric([self._build["backend"]], 1 if snap["up"] else 0)
+        up.add_metric([self._build["backend"]], 1 if snap.up else 0)
         yield up
         yield from _waiver_metrics(snap)
-        sources = snap.get("sources", [])
         source_up = GaugeMetricFamily(
             "inventory_source_up",
             "1 if the source (engine or cluster) is synced (0 while stale or unavailable)",
             labels=["source", "type"],
         )
-        for src in sources:
-            source_up.add_metric([src["source"], src["type"]], 1 if src["up"] else 0)
+        for src in snap.sources:
+            source_up.add_metric([src.source, src.type], 1 if src.up else 0)
         yield source_up
         states = GaugeMetricFamily("inventory_containers", "Containers by source and state", labels=["source", "state"])
         findings = GaugeMetricFamily(
@@ -109,45 +139,41 @@ class InventoryCollector(Collector):
             "Unwaived posture findings on running containers by source, rule and severity",
             labels=["source", "rule", "severity"],
         )
-        for src in sources:
-            if "states" not in src:
-                continue  # no numbers rather than zeros for a source we cannot see (stale ones keep their last)
-            for state, count in sorted(src["states"].items()):
-                states.add_metric([src["source"], state], count)
-            for (rule, severity), count in sorted(src["findings"].items()):
-                findings.add_metric([src["source"], rule, severity], count)
+        for src in snap.sources:
+            for state, count in sorted((src.states or {}).items()):
+                states.add_metric([src.source, state], count)
+            for (rule, severity), count in sorted((src.findings or {}).items()):
+                findings.add_metric([src.source, rule, severity], count)
         yield states
         yield findings
-        if "score" in snap:
+        if snap.posture is not None:
             score = GaugeMetricFamily(
                 "inventory_posture_score",
                 "Posture score of the host/cluster (0-100, mean of the running containers' scores; waived excluded)",
                 labels=["grade"],
             )
-            score.add_metric([snap["grade"]], snap["score"])
+            score.add_metric([snap.posture.grade], snap.posture.score)
             yield score
             per = GaugeMetricFamily(
                 "inventory_posture_container_score", "Posture score of each running container (0-100)", labels=["name"]
             )
-            for name, value in sorted(snap["container_scores"].items()):
+            for name, value in sorted(snap.posture.container_scores.items()):
                 per.add_metric([name], value)
             yield per
 
 
-def _waiver_metrics(snap: dict[str, Any]) -> Iterator[GaugeMetricFamily]:
+def _waiver_metrics(snap: InventoryNumbers) -> Iterator[GaugeMetricFamily]:
     """Waiver file health: exported whether or not the backend answers (it is configuration)."""
-    if "waivers_expiring" not in snap:
-        return
     expiring = GaugeMetricFamily(
         "inventory_posture_waivers_expiring",
         "Waivers from the waiver file that are still valid and expire within 14 days",
         labels=["rule", "owner"],
     )
-    for (rule, owner), count in sorted(snap["waivers_expiring"].items()):
+    for (rule, owner), count in sorted(snap.waivers_expiring.items()):
         expiring.add_metric([rule, owner], count)
     yield expiring
     expired = GaugeMetricFamily("inventory_posture_waivers_expired", "Waivers from the waiver file that have expired")
-    expired.add_metric([], snap["waivers_expired"])
+    expired.add_metric([], snap.waivers_expired)
     yield expired
 
 

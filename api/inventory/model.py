@@ -28,6 +28,16 @@ class AmbiguousReference(Exception):
         self.matches = matches
 
 
+@dataclass(frozen=True)
+class SourceHealth:
+    """One source's health as every listing and posture answer carries it (its ``sources`` block)."""
+
+    name: str
+    status: str  # ok | stale | unavailable | starting
+    containers: int | None  # None while unavailable or starting
+    error: str | None
+
+
 @dataclass
 class Port:
     private_port: int

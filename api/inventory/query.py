@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Annotated, ClassVar
 
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, WithJsonSchema, field_validator
 from werkzeug.datastructures import MultiDict
 
+from .apimodel import OneOf, QueryModel, parse_query
+from .fleet.config import NAME_PATTERN
 from .model import Container
+from .posture.formats import FORMATS
 from .problems import bad_parameter
 
 STATES = (
@@ -24,7 +29,6 @@ STATES = (
     "terminated",
     "unknown",
 )
-LIST_PARAMS = {"all", "name", "image", "label", "state", "limit", "cursor", "source"}
 TRUE, FALSE = ("true", "1", "yes"), ("false", "0", "no")
 
 
@@ -46,6 +50,64 @@ def parse_source(raw: str | None, sources: Sequence[str]) -> str | None:
     if raw not in sources:
         raise bad_parameter("source", f"source must be one of {', '.join(sources)}")
     return raw
+
+
+def _flag(raw: object, info: ValidationInfo) -> bool:
+    return parse_bool(str(info.field_name), raw if isinstance(raw, str) else None) if raw is not None else False
+
+
+def _source(raw: str | None, info: ValidationInfo) -> str | None:
+    return parse_source(raw, (info.context or {}).get("sources", ()))
+
+
+def _limit(raw: object, info: ValidationInfo) -> object:
+    """Digits only (no sign, no spaces), 1 .. the configured maximum (PAGE_LIMIT_MAX)."""
+    maximum = (info.context or {}).get("max_limit", LIMIT_MAX)
+    if not isinstance(raw, str) or not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        raise bad_parameter("limit", f"limit must be an integer from 1 to {maximum}")
+    return int(raw)
+
+
+# The query parameters of the listing and posture; validated and documented by these models (inventory.apimodel).
+Flag = Annotated[bool, BeforeValidator(_flag), WithJsonSchema({"type": "string", "enum": ["true", "false"]})]
+Source = Annotated[str | None, AfterValidator(_source), WithJsonSchema({"type": "string", "pattern": NAME_PATTERN})]
+Limit = Annotated[int | None, BeforeValidator(_limit), WithJsonSchema({"type": "integer", "minimum": 1})]
+Text = Annotated[str, Field(min_length=1, max_length=256, pattern=r"\S")]
+Label = Annotated[str, Field(min_length=1, max_length=512, pattern=r"^[^=]*[^=\s]")]
+LIMIT_MAX = 1000  # PAGE_LIMIT_MAX's default: the document states the configured one
+
+
+class ListParams(QueryModel):
+    reasons: ClassVar[Mapping[str, str]] = {
+        "name": "name must be 1-256 characters",
+        "image": "image must be 1-256 characters",
+        "label": "label must be key or key=value",
+        "state": f"state must be one of {', '.join(STATES)}",
+    }
+
+    all: Flag = Field(False, description="Include stopped containers")
+    name: Text | None = Field(None, description="Substring of a container name")
+    image: Text | None = Field(None, description="Substring of the image reference")
+    label: list[Label] = Field([], description="key or key=value; repeatable (all must match)")
+    state: Annotated[str, OneOf(STATES)] | None = Field(None, description="Only containers in this state")
+    limit: Limit = Field(None, description="Page size")
+    cursor: str | None = Field(None, description="next_cursor of the previous page")
+    source: Source = Field(None, description="Only this source (one of GET /api/sources)")
+
+    @field_validator("cursor")
+    @classmethod
+    def _cursor(cls, raw: str | None) -> str | None:
+        return None if raw is None else decode_cursor(raw)
+
+
+class PostureParams(QueryModel):
+    reasons: ClassVar[Mapping[str, str]] = {"format": "format={input!r} is not one of " + ", ".join(FORMATS)}
+
+    all: Flag = Field(False, description="Include stopped containers")
+    format: Annotated[str, OneOf(tuple(FORMATS))] | None = Field(
+        None, description="Report format (default: by Accept, JSON)"
+    )
+    source: Source = Field(None, description="Only this source (one of GET /api/sources)")
 
 
 def encode_cursor(container_id: str) -> str:
@@ -77,43 +139,18 @@ class ListQuery:
     def parse(
         cls, args: MultiDict[str, str], default_limit: int, max_limit: int, sources: Sequence[str] = ()
     ) -> ListQuery:
-        unknown = sorted(set(args) - LIST_PARAMS)
-        if unknown:
-            raise bad_parameter(
-                unknown[0], f"unknown query parameter {unknown[0]!r}; allowed: {', '.join(sorted(LIST_PARAMS))}"
-            )
-        for single in LIST_PARAMS - {"label"}:
-            if len(args.getlist(single)) > 1:
-                raise bad_parameter(single, f"{single} may be given only once")
-        q = cls(include_stopped=parse_bool("all", args.get("all")), limit=default_limit)
-        for name in ("name", "image"):
-            value = args.get(name)
-            if value is not None:
-                if not value.strip() or len(value) > 256:
-                    raise bad_parameter(name, f"{name} must be 1-256 characters")
-                setattr(q, name, value)
-        for raw in args.getlist("label"):
-            key, sep, val = raw.partition("=")
-            if not key.strip() or len(raw) > 512:
-                raise bad_parameter("label", "label must be key or key=value")
-            q.labels.append((key, val if sep else None))
-        state = args.get("state")
-        if state is not None:
-            if state not in STATES:
-                raise bad_parameter("state", f"state must be one of {', '.join(STATES)}")
-            q.state = state
-            if state != "running":
-                q.include_stopped = True
-        raw_limit = args.get("limit")
-        if raw_limit is not None:
-            if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= max_limit:
-                raise bad_parameter("limit", f"limit must be an integer from 1 to {max_limit}")
-            q.limit = int(raw_limit)
-        q.source = parse_source(args.get("source"), sources)
-        cursor = args.get("cursor")
-        if cursor is not None:
-            q.after = decode_cursor(cursor)
-        return q
+        p = parse_query(ListParams, args, {"max_limit": max_limit, "sources": sources})
+        labels = [(key, val if sep else None) for key, sep, val in (raw.partition("=") for raw in p.label)]
+        return cls(
+            include_stopped=p.all or (p.state is not None and p.state != "running"),
+            name=p.name,
+            image=p.image,
+            labels=labels,
+            state=p.state,
+            limit=default_limit if p.limit is None else p.limit,
+            after=p.cursor,
+            source=p.source,
+        )
 
     def key(self) -> tuple[object, ...]:
         """Everything that selects the page, hashable (the rendered-page cache key)."""

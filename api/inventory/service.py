@@ -23,7 +23,8 @@ from .cache import TTLCache, VersionedCache
 from .fleet.sources import Source, SourceStatus
 from .fleet.view import Fleet, FleetView, resolve
 from .live import LiveState, Snapshot
-from .model import BackendUnavailable, Container, ContainerDetail
+from .metrics import Grade, InventoryNumbers, SourceNumbers
+from .model import BackendUnavailable, Container, ContainerDetail, SourceHealth
 from .posture import RULES, ContainerReport, PostureReport, Waiver, WaiverPolicy, build_report, evaluate_container
 from .query import ListQuery
 
@@ -40,8 +41,22 @@ class ContainerPage:
     next_cursor: str | None
     version: Hashable
     partial: bool = False
-    sources: list[dict[str, Any]] = field(default_factory=list)
+    sources: list[SourceHealth] = field(default_factory=list)
     stale: bool = False
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """What /readyz reports: the default source's engine identity (when it answered in time) and the fleet's state."""
+
+    engine: str
+    version: str | None
+    api_version: str | None
+    partial: bool
+    synced: bool  # every source is synced with its engine
+    stale: bool  # some answer comes from a source's last good state
+    sources: list[SourceHealth]
+    containers: int
 
 
 class InventoryService:
@@ -112,7 +127,7 @@ class InventoryService:
     def source_names(self) -> list[str]:
         return [s.name for s in self.fleet.sources]
 
-    def ping(self) -> dict[str, Any]:
+    def ping(self) -> Readiness:
         """Readiness: at least one source answers, synced or stale within its grace period (no engine call);
         ``synced`` says whether every source is synced, ``stale`` whether some answer comes from a last good state."""
         view = self.view()
@@ -121,14 +136,16 @@ class InventoryService:
             engine = future.result(timeout=self.ping_timeout)
         except (BackendUnavailable, FutureTimeout):
             engine = {"engine": self.backend.name}  # readiness is the sync; the identity is a bonus
-        return {
-            **engine,
-            "partial": view.partial,
-            "synced": view.synced,
-            "stale": view.stale,
-            "sources": [s.brief() for s in view.sources],
-            "containers": len(view.containers),
-        }
+        return Readiness(
+            engine=str(engine.get("engine", self.backend.name)),
+            version=engine.get("version"),
+            api_version=engine.get("api_version"),
+            partial=view.partial,
+            synced=view.synced,
+            stale=view.stale,
+            sources=[s.brief() for s in view.sources],
+            containers=len(view.containers),
+        )
 
     def containers(self, include_stopped: bool, source: str | None = None) -> list[Container]:
         """Containers of the available sources, sorted by id so cursors are stable; no engine call."""
@@ -194,54 +211,46 @@ class InventoryService:
         )
 
     # -- metrics ------------------------------------------------------------------------------------------------
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> InventoryNumbers:
         """Scrape-time view for metrics: per source up, containers by state, unwaived findings by rule; the
         fleet's score; waiver file health."""
         today = date.today()
         view = self.fleet.view()
-        snapshot: dict[str, Any] = self._derived.get(
+        numbers: InventoryNumbers = self._derived.get(
             view.version, ("metrics", today), lambda: self._snapshot(view, today)
         )
-        return snapshot
+        return numbers
 
-    def _snapshot(self, view: FleetView, today: date) -> dict[str, Any]:
+    def _source_numbers(self, view: FleetView, status: SourceStatus, running: list[ContainerReport]) -> SourceNumbers:
+        src = self.fleet.by_name[status.name]
+        up = status.status == "ok"  # inventory_source_up; a stale source is down but still has numbers
+        if not status.available:
+            return SourceNumbers(status.name, src.config.kind, up)
+        mine = [c for c in view.containers if c.source == status.name]
+        findings: Counter[tuple[str, str]] = Counter()
+        for c in mine:
+            if c.state == "running" and c.id in view.details:
+                report = self.report(c, view.details[c.id])
+                running.append(report)
+                for f in report.findings:
+                    if not f.waived:
+                        findings[(f.rule, f.severity)] += 1
+        for rule in RULES:  # zeros, so alerts see absent findings as 0 rather than no data
+            if rule.applies_to(src.backend.name):
+                findings.setdefault((rule.id, rule.severity), 0)
+        return SourceNumbers(status.name, src.config.kind, up, Counter(c.state for c in mine), findings)
+
+    def _snapshot(self, view: FleetView, today: date) -> InventoryNumbers:
         expiring: Counter[tuple[str, str]] = Counter(
             (w.rule, w.owner)
             for w in self.waivers
             if not w.expired(today) and (w.expires - today).days < EXPIRY_WARNING_DAYS
         )
-        waivers = {"waivers_expiring": expiring, "waivers_expired": sum(1 for w in self.waivers if w.expired(today))}
-        out: list[dict[str, Any]] = []
+        expired = sum(1 for w in self.waivers if w.expired(today))
         running: list[ContainerReport] = []
-        for status in view.sources:
-            src = self.fleet.by_name[status.name]
-            # up: synced with its engine (inventory_source_up); a stale source is down but still has numbers.
-            entry: dict[str, Any] = {"source": status.name, "type": src.config.kind, "up": status.status == "ok"}
-            if status.available:
-                mine = [c for c in view.containers if c.source == status.name]
-                findings: Counter[tuple[str, str]] = Counter()
-                for c in mine:
-                    if c.state == "running" and c.id in view.details:
-                        report = self.report(c, view.details[c.id])
-                        running.append(report)
-                        for f in report.findings:
-                            if not f.waived:
-                                findings[(f.rule, f.severity)] += 1
-                for rule in RULES:  # zeros, so alerts see absent findings as 0 rather than no data
-                    if rule.applies_to(src.backend.name):
-                        findings.setdefault((rule.id, rule.severity), 0)
-                entry |= {"states": Counter(c.state for c in mine), "findings": findings}
-            out.append(entry)
+        sources = tuple(self._source_numbers(view, status, running) for status in view.sources)
         if not view.available:
-            return {"up": False, "sources": out, **waivers}
+            return InventoryNumbers(False, sources, expiring, expired)
         overall = build_report(self.source, self.backend.name, running, self.waivers).score
-        return {
-            "up": True,
-            "sources": out,
-            "score": overall.value,
-            "grade": overall.grade,
-            "container_scores": {
-                r.name if r.source == self.source else f"{r.source}:{r.name}": r.score.value for r in running
-            },
-            **waivers,
-        }
+        scores = {r.name if r.source == self.source else f"{r.source}:{r.name}": r.score.value for r in running}
+        return InventoryNumbers(True, sources, expiring, expired, Grade(overall.value, overall.grade, scores))

@@ -2,27 +2,32 @@
 
 from __future__ import annotations
 
+import dataclasses
 import platform
 from collections.abc import Callable
 from datetime import date
 from functools import partial
-from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from . import metrics
+from .apimodel import answer, encode, parse_query
 from .auth import TokenFile
 from .conditional import conditional
 from .config import Settings
+from .fleet.openapi import Sources
 from .model import BackendUnavailable
 from .openapi import spec
 from .posture import catalog
-from .posture.formats import FORMATS, encode
-from .problems import PROBLEM_JSON, Problem, bad_parameter
-from .query import ListQuery, parse_bool, parse_source
+from .posture.formats import FORMATS
+from .posture.formats import encode as render_report
+from .problems import PROBLEM_JSON, Problem
+from .query import ListQuery, PostureParams
+from .schemas import ContainerDetail, ContainerList, Health, Posture, Ready, RuleList, Version
 from .service import InventoryService
 
 api = Blueprint("api", __name__, url_prefix="/api")
+CLIENT_IP = {"client_ip"}  # added per request to a shared rendering (_with_client_ip)
 health = Blueprint("health", __name__)
 
 
@@ -56,18 +61,11 @@ def list_containers() -> Response:
     q = ListQuery.parse(request.args, settings.page_limit_default, settings.page_limit_max, svc.source_names())
     view = svc.view(q.source)
 
-    def build() -> dict[str, Any]:
+    def build() -> bytes:
         page = svc.page(q, view)
-        return {
-            "items": [c.to_dict() for c in page.items],
-            "count": len(page.items),
-            "total": page.total,
-            "next_cursor": page.next_cursor,
-            "backend": svc.backend.name,
-            "partial": page.partial,
-            "stale": page.stale,
-            "sources": page.sources,
-        }
+        listing = {"items": page.items, "count": len(page.items), "total": page.total, "backend": svc.backend.name}
+        fleet = {"next_cursor": page.next_cursor, "partial": page.partial, "stale": page.stale, "sources": page.sources}
+        return encode(ContainerList, listing | fleet, exclude=CLIENT_IP)
 
     head, etag = current_app.extensions["pages"].body(view.version, q.key(), build)
 
@@ -84,25 +82,14 @@ def get_container(ref: str) -> Response:
     detail = svc.detail(container)
     report = svc.report(container, detail)
     # The list entry carries ports and the list's health view; inspect adds started_at etc.
-    merged = container.to_dict() | {k: v for k, v in detail.container.to_dict().items() if v not in (None, [], {})}
-    body = {
-        "container": merged,
-        "security": detail.security.to_dict(),
-        "findings": [f.to_dict() for f in report.findings],
-        "totals": report.totals,
-        "score": report.score.to_dict(),
-        "client_ip": request.remote_addr,
-    }
-    return jsonify(body)
+    inspected = {f.name: getattr(detail.container, f.name) for f in dataclasses.fields(detail.container)}
+    merged = dataclasses.replace(container, **{k: v for k, v in inspected.items() if v not in (None, [], {})})
+    body = {"container": merged, "security": detail.security, "findings": report.findings, "totals": report.totals}
+    return answer(ContainerDetail, body | {"score": report.score, "client_ip": request.remote_addr})
 
 
 def _posture_format() -> str:
-    """format= wins; else the Accept header (SARIF / XML); else JSON."""
-    fmt = request.args.get("format")
-    if fmt is not None:
-        if fmt not in FORMATS:
-            raise bad_parameter("format", f"format={fmt!r} is not one of {', '.join(FORMATS)}")
-        return fmt
+    """Without format=: the Accept header (SARIF / XML); else JSON."""
     best = request.accept_mimetypes.best_match(
         ["application/json", "application/sarif+json", "application/xml", "text/xml"], default="application/json"
     )
@@ -111,30 +98,23 @@ def _posture_format() -> str:
 
 @api.get("/posture")
 def get_posture() -> Response:
-    unknown = sorted(set(request.args) - {"all", "format", "source"})
-    if unknown:
-        raise Problem(
-            400,
-            "invalid-parameter",
-            "Invalid query parameter",
-            f"unknown query parameter {unknown[0]!r}; allowed: all, format, source",
-            parameter=unknown[0],
-        )
-    include_stopped = parse_bool("all", request.args.get("all"))
-    fmt = _posture_format()
     svc = _service()
-    source = parse_source(request.args.get("source"), svc.source_names())
+    params = parse_query(PostureParams, request.args, {"sources": svc.source_names()})
+    include_stopped, source = params.all, params.source
+    fmt = params.format or _posture_format()
     version = svc.view(source).version
     query = ("posture", fmt, include_stopped, source, date.today())
     pages = current_app.extensions["pages"]
     # Rendered once per state version (the service caches the report itself); only client_ip is per request.
     build: Callable[[], Response]
     if fmt == "json":
-        head, etag = pages.body(version, query, lambda: svc.posture(include_stopped, source).to_dict())
+        head, etag = pages.body(
+            version, query, lambda: encode(Posture, svc.posture(include_stopped, source), exclude=CLIENT_IP)
+        )
         build = partial(_with_client_ip, head)
     else:
         doc, etag = pages.raw(
-            version, query, lambda: encode(svc.posture(include_stopped, source), fmt, _settings().version)
+            version, query, lambda: render_report(svc.posture(include_stopped, source), fmt, _settings().version)
         )
         build = partial(Response, doc, mimetype=FORMATS[fmt])
 
@@ -156,8 +136,7 @@ def _with_client_ip(head: bytes) -> Response:
 def list_rules() -> Response:
     """The rule catalog: ids, severities, texts, references, the backends each rule applies to."""
     rules = catalog().rules
-    body = {"rules": [r.describe() for r in rules], "count": len(rules), "weights": catalog().weights}
-    return _cacheable(jsonify(body))
+    return _cacheable(answer(RuleList, {"rules": rules, "count": len(rules), "weights": catalog().weights}))
 
 
 @api.get("/sources")
@@ -165,32 +144,25 @@ def list_sources() -> Response:
     """Every source's health, last sync, container count and error; 200 even when all are down."""
     statuses = _service().sources()
     body = {
-        "sources": [s.to_dict() for s in statuses],
+        "sources": statuses,
         "count": len(statuses),
         "available": sum(1 for s in statuses if s.available),
         "partial": any(not s.available for s in statuses),
         "stale": any(s.stale for s in statuses),
     }
-    return _cacheable(jsonify(body))
+    return _cacheable(answer(Sources, body))
 
 
 @api.get("/version")
 def version() -> Response:
     s = _settings()
-    return jsonify(
-        {
-            "version": s.version,
-            "git_sha": s.git_sha,
-            "build_time": s.build_time,
-            "backend": _service().backend.name,
-            "python": platform.python_version(),
-        }
-    )
+    fields = {"version": s.version, "git_sha": s.git_sha, "build_time": s.build_time}
+    return answer(Version, fields | {"backend": _service().backend.name, "python": platform.python_version()})
 
 
 @health.get("/healthz")
 def healthz() -> Response:
-    return jsonify({"status": "ok"})
+    return answer(Health, {"status": "ok"})
 
 
 @health.get("/readyz")
@@ -200,7 +172,7 @@ def readyz() -> Response:
     except BackendUnavailable as exc:
         raise Problem(503, "not-ready", "Not ready", str(exc)) from None
     # 200 also while a source is stale (its last good state is served for LIVE_STALE_GRACE): synced says so.
-    return jsonify({"status": "ready", "synced": engine["synced"], "stale": engine["stale"], "backend": engine})
+    return answer(Ready, {"status": "ready", "synced": engine.synced, "stale": engine.stale, "backend": engine})
 
 
 @health.get("/metrics")
@@ -210,7 +182,8 @@ def prometheus_metrics() -> Response:
 
 @health.get("/openapi.json")
 def openapi() -> Response:
-    return jsonify(spec(_settings().version))
+    settings = _settings()
+    return jsonify(spec(settings.version, settings.page_limit_max))
 
 
 __all__ = ["PROBLEM_JSON", "api", "health"]

@@ -13,10 +13,10 @@ import datetime as dt
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from ..backends import Backend, make_backend
 from ..live import NOT_SYNCED_YET, LiveState, Snapshot, make_live_state
+from ..model import SourceHealth
 from .config import LiveTimings, SourceConfig
 
 
@@ -53,21 +53,9 @@ class SourceStatus:
     def stale(self) -> bool:
         return self.status == "stale"
 
-    def brief(self) -> dict[str, Any]:
+    def brief(self) -> SourceHealth:
         """The per-source block of listings and posture answers."""
-        return {"name": self.name, "status": self.status, "containers": self.containers, "error": self.error}
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "type": self.type,
-            "endpoint": self.endpoint,
-            "status": self.status,
-            "containers": self.containers,
-            "last_sync": self.last_sync,
-            "error": self.error,
-            "state_version": self.state_version,
-        }
+        return SourceHealth(self.name, self.status, self.containers, self.error)
 
 
 def _iso(epoch: float | None) -> str | None:

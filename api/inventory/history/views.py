@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, request
 
+from ..apimodel import answer
 from ..config import Settings
 from ..model import AmbiguousReference, BackendUnavailable, NotFound
 from ..problems import Problem, problem_response
 from ..service import InventoryService
 from ..workload import workload_identity
+from . import openapi
 from .params import cursor_for, parse_changes, parse_history, parse_trend
 from .query import ChangePage, HistoryQueries, HistoryUnavailable
-from .records import iso, utcnow
+from .records import utcnow
 
 history_api = Blueprint("history", __name__, url_prefix="/api")
 
@@ -43,18 +45,14 @@ def _unavailable(exc: HistoryUnavailable) -> Response:
 
 
 def _page_body(page: ChangePage) -> dict[str, object]:
-    return {
-        "items": [c.to_dict() for c in page.items],
-        "count": len(page.items),
-        "next_cursor": cursor_for(page.next_cursor_id),
-    }
+    return {"items": page.items, "count": len(page.items), "next_cursor": cursor_for(page.next_cursor_id)}
 
 
 @history_api.get("/changes")
 def changes() -> Response:
     s = _settings()
     page = _queries().changes(parse_changes(request.args, s.page_limit_default, s.page_limit_max))
-    return jsonify(_page_body(page))
+    return answer(openapi.ChangePage, _page_body(page))
 
 
 @history_api.get("/containers/<path:ref>/history")
@@ -80,18 +78,10 @@ def container_history(ref: str) -> Response:
     if not workloads:
         raise Problem(404, "container-not-found", "Container not found", f"no container or history matches {ref!r}")
     body = {"container": ref, "workloads": workloads, **_page_body(_queries().history(workloads, ids, limit, after))}
-    return jsonify(body)
+    return answer(openapi.ContainerHistory, body)
 
 
 @history_api.get("/posture/trend")
 def posture_trend() -> Response:
     since, until, bucket = parse_trend(request.args, utcnow())
-    trend = _queries().trend(since, until, bucket)
-    return jsonify(
-        {
-            "since": iso(trend.since),
-            "until": iso(trend.until),
-            "bucket": bucket,
-            "points": [p.to_dict() for p in trend.points],
-        }
-    )
+    return answer(openapi.PostureTrend, _queries().trend(since, until, bucket))

@@ -8,9 +8,10 @@ stay in every answer with their ``waiver``; totals and scores skip them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..model import SourceHealth
 from ..workload import fingerprint
 from .catalog import SEVERITIES, Rule
 from .waivers import Waiver
@@ -127,7 +128,7 @@ class PostureReport:
     score: Score
     expired_waivers: list[Waiver] = field(default_factory=list)
     # Fleet (several sources): each source's status block, and whether some source's containers are missing.
-    sources: tuple[dict[str, Any], ...] = ()
+    sources: tuple[SourceHealth, ...] = ()
     partial: bool = False
     stale: bool = False  # some source's containers come from its last good state (it lost its engine moments ago)
 
@@ -155,5 +156,5 @@ class PostureReport:
             "rules": [r.describe() for r in self.rules],
             "partial": self.partial,
             "stale": self.stale,
-            "sources": list(self.sources),
+            "sources": [asdict(s) for s in self.sources],
         }
