@@ -172,6 +172,7 @@ $(foreach lane,$(LANES),$(eval $(call LANE_RULE,$(lane))))
 
 bench: venv images ## benchmark (prints a table; not part of the tests)
 	@$(PY) bench/bench.py
+	@$(PY) bench/render_bench.py
 
 clean: ## remove the venv and reports
 	rm -rf $(VENV) reports

@@ -31,16 +31,16 @@ class Out(BaseModel):
     model_config = ConfigDict(from_attributes=True, json_schema_serialization_defaults_required=True)
 
 
-O = TypeVar("O", bound=Out)
+M = TypeVar("M", bound=Out)
 Q = TypeVar("Q", bound="QueryModel")
 
 
-def encode(model: type[O], value: Any, *, exclude: set[str] | None = None) -> bytes:
+def encode(model: type[M], value: Any, *, exclude: set[str] | None = None) -> bytes:
     """JSON bytes of ``value`` (an object or a mapping with the model's attributes) as ``model`` describes it."""
     return _adapter(model).dump_json(_adapter(model).validate_python(value, from_attributes=True), exclude=exclude)
 
 
-def answer(model: type[O], value: Any) -> Response:
+def answer(model: type[M], value: Any) -> Response:
     """A 200 application/json answer encoded by ``model``."""
     return current_app.response_class(encode(model, value), mimetype="application/json")
 
@@ -48,7 +48,7 @@ def answer(model: type[O], value: Any) -> Response:
 _ADAPTERS: dict[type[Out], TypeAdapter[Any]] = {}
 
 
-def _adapter(model: type[O]) -> TypeAdapter[O]:
+def _adapter(model: type[M]) -> TypeAdapter[M]:
     found = _ADAPTERS.get(model)
     if found is None:
         found = _ADAPTERS[model] = TypeAdapter(model)
@@ -113,8 +113,8 @@ def query_parameters(model: type[QueryModel], overrides: Mapping[str, Mapping[st
     for name, prop in schema["properties"].items():
         prop = {k: v for k, v in prop.items() if k not in ("title", "default", "description")}
         options = [o for o in prop.pop("anyOf", []) if o != {"type": "null"}]  # absent, not null, when not given
-        prop = (options[0] if len(options) == 1 else {"anyOf": options} if options else {}) | prop
-        prop |= (overrides or {}).get(name, {})
+        base: dict[str, Any] = options[0] if len(options) == 1 else {"anyOf": options} if options else {}
+        prop = base | prop | dict((overrides or {}).get(name, {}))
         param: dict[str, Any] = {"name": name, "in": "query", "required": name in schema.get("required", [])}
         param |= {"schema": prop, "description": model.model_fields[name].description or name}
         if _repeatable(model, name):

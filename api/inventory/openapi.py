@@ -16,7 +16,7 @@ from .history.params import ChangeParams, PageParams, TrendParams
 from .query import LIMIT_MAX, ListParams, PostureParams
 from .schemas import ContainerDetail, ContainerList, Health, Posture, Problem, Ready, RuleList, Version
 
-SECURED = [{}, {"bearer": []}]
+SECURED: list[dict[str, list[str]]] = [{}, {"bearer": []}]
 
 
 def _ref(model: type[BaseModel]) -> dict[str, str]:
@@ -187,7 +187,7 @@ OPERATIONS = (
         secured=False,
     ),
 )
-RESPONSE_MODELS = [
+RESPONSE_MODELS: list[type[BaseModel]] = [
     ContainerList,
     ContainerDetail,
     Posture,
