@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from ..posture import SEVERITIES
 from .db import make_engine
 from .models import PostureSample
-from .records import COLUMNS, ChangeRecord, T, iso
+from .records import COLUMNS, ChangeRecord, T
 
 HEX_PREFIX = re.compile(r"^[0-9a-f]{3,64}$")
 BUCKETS = {"raw": None, "hour": dt.timedelta(hours=1), "day": dt.timedelta(days=1)}
@@ -53,9 +53,6 @@ class TrendPoint:
     at: dt.datetime
     totals: dict[str, int]
     waived: int
-
-    def to_dict(self) -> dict[str, object]:
-        return {"at": iso(self.at), "totals": self.totals, "waived": self.waived}
 
 
 @dataclass(frozen=True)
