@@ -10,15 +10,26 @@ Run alone: `.venv/bin/python bench/render_bench.py` (BENCH_RENDER_COUNTS, defaul
 from __future__ import annotations
 
 import copy
+import importlib.util
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "api" / "tests"))
-from conftest import RecordedBackend, make_app  # noqa: E402 - the unit tests' recorded backend
+
+
+def _unit_test_support() -> Any:
+    """The unit tests' recorded backend and app factory (api/tests/conftest.py; the root conftest has the name)."""
+    spec = importlib.util.spec_from_file_location("api_unit_support", ROOT / "api" / "tests" / "conftest.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+SUPPORT = _unit_test_support()
 
 COUNTS = [int(n) for n in os.environ.get("BENCH_RENDER_COUNTS", "200,1000").split(",")]
 ROUNDS = int(os.environ.get("BENCH_RENDER_ROUNDS", "200"))
@@ -26,7 +37,7 @@ ROUNDS = int(os.environ.get("BENCH_RENDER_ROUNDS", "200"))
 
 def run(count: int) -> tuple[float, float]:
     """(p50 ms, p95 ms) of a cache-missing listing of ``count`` running containers."""
-    backend = RecordedBackend()
+    backend = SUPPORT.RecordedBackend()
     template = next(i for i in backend.listing if i["State"] == "running")
     backend.listing = []
     for n in range(count):
@@ -34,7 +45,7 @@ def run(count: int) -> tuple[float, float]:
         entry["Id"] = f"{n:064x}"
         entry["Names"] = [f"/bench-{n}"]
         backend.listing.append(entry)
-    app = make_app(backend, CACHE_TTL="3600", LOG_LEVEL="WARNING")  # listed once: no engine call per request
+    app = SUPPORT.make_app(backend, CACHE_TTL="3600", LOG_LEVEL="WARNING")  # listed once: no engine call per request
     client = app.test_client()
     assert len(client.get("/api/containers?limit=1000").get_json()["items"]) == min(count, 1000)
     pages = app.extensions["pages"]
