@@ -31,7 +31,8 @@ from ..config import ConfigError, SingleSource, load_single_source
 SCHEMA_PATH = Path(__file__).with_name("sources.schema.json")
 DEFAULT_SOURCE = "local"
 KINDS = ("docker", "podman", "kubernetes")
-_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
+NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$"  # also the API models' source name
+_NAME = re.compile(NAME_PATTERN)
 
 
 class SourcesError(ConfigError):

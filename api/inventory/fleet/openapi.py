@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from ..apimodel import Out
+from .config import NAME_PATTERN
 
-NAME_PATTERN = "^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$"
 SourceName = Annotated[str, Field(pattern=NAME_PATTERN)]
 Status = Annotated[
     Literal["ok", "stale", "unavailable", "starting"],
