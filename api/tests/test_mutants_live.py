@@ -138,3 +138,21 @@ def test_an_event_for_a_container_the_engine_no_longer_has_removes_it() -> None:
     backend.listing.pop(0)
     after = state.apply(ContainerEvent(id=cid, action="die"))
     assert cid not in after.by_id and cid not in after.details
+
+
+def test_a_container_listed_but_gone_before_its_inspect_is_removed() -> None:
+    state, backend = docker_state()
+    cid = backend.listing[0]["Id"]
+    backend.inspects.pop(cid, None)
+    backend.listing = [dict(i, Id="0" * 64) if i["Id"] == cid else i for i in backend.listing]  # inspect: NotFound
+    backend.get_container = lambda _id: state._store.current().by_id[cid]  # type: ignore[method-assign]
+    after = state.apply(ContainerEvent(id=cid, action="restart"))
+    assert cid not in after.by_id and cid not in after.details
+
+
+@pytest.mark.parametrize("action", ["destroy", "die"])
+def test_an_event_for_a_container_never_seen_changes_nothing(action: str) -> None:
+    state, _ = docker_state()
+    before = state._store.current()
+    after = state.apply(ContainerEvent(id="f" * 64, action=action))
+    assert after == before and after.version == before.version
