@@ -14,7 +14,7 @@ import pytest
 import requests
 from inventory.history import webhook
 from inventory.history.feed import ChangeFeed
-from inventory.history.webhook import WebhookSink, _Delivery
+from inventory.history.webhook import _Delivery
 from test_mutants_webhook import Poster, sink
 from test_webhook import change, feed, store, wait_for
 
@@ -117,7 +117,13 @@ def test_the_thread_survives_a_database_down_and_looks_again_after_a_second(
 ) -> None:
     s, slept = sink(tmp_path, Poster())
     s.feed = Broken()  # type: ignore[assignment]
-    s._sleep = lambda seconds: slept.append(seconds) or s._stop.set() or True  # one turn of the loop
+
+    def one_turn(seconds: float) -> bool:
+        slept.append(seconds)
+        s._stop.set()
+        return True
+
+    s._sleep = one_turn
     with caplog.at_level(logging.WARNING, logger="inventory.webhook"):
         s._run()
     (rec,) = records(caplog, "webhook feed unavailable")
@@ -148,7 +154,8 @@ def test_stop_waits_five_seconds_for_the_backlog_then_one_post_timeout_for_the_t
 
 
 def test_a_batch_is_at_most_one_hundred_changes(tmp_path: Path, feed: ChangeFeed) -> None:
-    store(feed, *[dataclasses.replace(change(1, "LOW"), uid=f"{n:032x}") for n in range(1, 151)])  # none wanted: each is only stepped over
+    lows = [dataclasses.replace(change(1, "LOW"), uid=f"{n:032x}") for n in range(1, 151)]
+    store(feed, *lows)  # none wanted: each is only stepped over
     s, _ = sink(tmp_path, Poster(), webhook_min_severity="HIGH")
     s.feed = feed
     s._drain_feed()
@@ -187,10 +194,8 @@ def test_each_delivered_change_moves_the_cursor_before_the_next_is_sent(tmp_path
     assert cursors == [0, first.id] and feed.cursor() == second.id
 
 
-def test_a_sink_stopped_mid_batch_keeps_the_unsent_change_for_the_next_start(
-    tmp_path: Path, feed: ChangeFeed
-) -> None:
-    low, high = store(feed, change(1, "LOW"), change(2, "HIGH"))
+def test_a_sink_stopped_mid_batch_keeps_the_unsent_change_for_the_next_start(tmp_path: Path, feed: ChangeFeed) -> None:
+    low, _ = store(feed, change(1, "LOW"), change(2, "HIGH"))
     post = Poster()
     s, _ = sink(tmp_path, post)
     s.feed = feed
