@@ -113,6 +113,8 @@ def results(work: Path) -> dict[str, tuple[str, int | None]]:
     base = work / "mutants" / "src"
     for meta in sorted(base.rglob("*.py.meta")):
         rel = str(meta.relative_to(base))[: -len(".meta")]
+        if not (ROOT / work.name / rel).is_file():
+            continue  # the file moved or went away: mutmut keeps its old results in the copy, they count no more
         for name, code in json.loads(meta.read_text())["exit_code_by_key"].items():
             out[name] = (rel, code)
     return out

@@ -124,10 +124,6 @@ class WaiverPolicy:
     self_waivers: bool = False
     path: str = ""
 
-    def expiring(self, today: date, days: int) -> list[Waiver]:
-        """File waivers still valid today that expire within ``days`` days."""
-        return [w for w in self.waivers if not w.expired(today) and (w.expires - today).days < days]
-
 
 def _parse(text: str, path: str) -> Any:
     try:
