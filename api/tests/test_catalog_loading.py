@@ -75,5 +75,5 @@ def test_a_broken_entry_is_named_with_what_is_wrong(tmp_path: Path, entry: dict[
 
 
 def test_two_rules_with_one_id_are_refused(tmp_path: Path) -> None:
-    with pytest.raises(CatalogError, match="^duplicate rule ids in the catalog$"):
+    with pytest.raises(CatalogError, match=r"^duplicate rule ids in the catalog$"):
         load_catalog(write(tmp_path, BARE, dict(BARE, severity="HIGH")))
