@@ -77,3 +77,15 @@ def test_a_broken_entry_is_named_with_what_is_wrong(tmp_path: Path, entry: dict[
 def test_two_rules_with_one_id_are_refused(tmp_path: Path) -> None:
     with pytest.raises(CatalogError, match=r"^duplicate rule ids in the catalog$"):
         load_catalog(write(tmp_path, BARE, dict(BARE, severity="HIGH")))
+
+
+def test_a_pipe_in_a_rule_text_stays_in_its_docs_table_cell(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from inventory.posture import docs
+
+    piped = load_catalog(write(tmp_path, dict(BARE, limits="a | b"), FULL))
+    monkeypatch.setattr(docs, "catalog", lambda: piped)
+    rows = docs.table().splitlines()
+    assert rows[2] == "| `host-thing`: Shares a host thing | HIGH | docker, kubernetes | CIS 5.9<br>NSA/CISA: p.12 " + (
+        "| The API cannot tell. |"
+    )
+    assert rows[3] == "| `bare`: Bare | LOW | docker |  | a \\| b |"
