@@ -4,6 +4,7 @@ for each rule and finding (names, texts, references, fingerprints, suppressions,
 
 from __future__ import annotations
 
+import dataclasses
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -123,3 +124,11 @@ def test_junit_of_no_container_counts_nothing() -> None:
     assert attrs(root) == {
         "name": "container-inventory posture (local)", "tests": "0", "failures": "0", "skipped": "0", "errors": "0",
     }  # fmt: skip
+
+
+def test_junit_counts_every_waived_finding_as_skipped() -> None:
+    also = dataclasses.replace(WAIVER, rule="no-healthcheck")
+    container = evaluate_container(CONTAINER, FLAWED, "docker", waivers=[WAIVER, also])
+    root = ET.fromstring(to_junit(build_report("local", "docker", [container], waivers=[WAIVER, also])))
+    assert (root.get("failures"), root.get("skipped")) == ("2", "2")
+    assert (root[0].get("failures"), root[0].get("skipped")) == ("2", "2")
