@@ -5,13 +5,15 @@ for each rule and finding (names, texts, references, fingerprints, suppressions,
 from __future__ import annotations
 
 import dataclasses
+import json
 import xml.etree.ElementTree as ET
 from typing import Any
 
+import pytest
 from inventory.posture import evaluate_container
 from inventory.posture.catalog import Rule, catalog
 from inventory.posture.engine import build_report
-from inventory.posture.formats import _sarif_rule, to_junit, to_sarif
+from inventory.posture.formats import _sarif_rule, encode, to_junit, to_sarif
 from inventory.posture.report import PostureReport
 from test_sarif_meaning import CONTAINER, FLAWED, WAIVER
 
@@ -132,3 +134,11 @@ def test_junit_counts_every_waived_finding_as_skipped() -> None:
     root = ET.fromstring(to_junit(build_report("local", "docker", [container], waivers=[WAIVER, also])))
     assert (root.get("failures"), root.get("skipped")) == ("2", "2")
     assert (root[0].get("failures"), root[0].get("skipped")) == ("2", "2")
+
+
+def test_encode_gives_the_sarif_or_junit_bytes_and_refuses_any_other_format() -> None:
+    rep = report()
+    assert json.loads(encode(rep, "sarif", "1.2.3")) == to_sarif(rep, "1.2.3")
+    assert encode(rep, "junit", "1.2.3") == to_junit(rep)
+    with pytest.raises(ValueError, match=r"^no document encoding for format 'json'$"):
+        encode(rep, "json", "1.2.3")
