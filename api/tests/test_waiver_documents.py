@@ -1,5 +1,6 @@
-"""What a waiver looks like to a reader of the API (Waiver.to_dict, Target.to_dict: only the fields given) and
-the one-line error of a waiver file YAML cannot read, with the line it stopped at when YAML knows it."""
+"""What a waiver looks like to a reader of the API (Waiver.to_dict, Target.to_dict: only the fields given), what a
+labels target covers, and the one-line error of a waiver file YAML cannot read, with the line it stopped at when
+YAML knows it."""
 
 from __future__ import annotations
 
@@ -53,3 +54,17 @@ def test_an_unreadable_character_is_a_yaml_error_without_a_line(tmp_path: Path) 
     path.write_text("version: 1\nwaivers: []\n# bell \x07\n", encoding="utf-8")
     with pytest.raises(WaiverFileError, match=rf"^WAIVER_FILE {re.escape(str(path))}: not valid YAML/JSON$"):
         load_waiver_file(str(path), {"privileged"})
+
+
+@pytest.mark.parametrize(
+    ("labels", "covered"),
+    [
+        ({"tier": "db", "team": "a"}, True),
+        ({"tier": "db"}, False),  # one of the target's labels missing
+        ({"tier": "web", "team": "a"}, False),  # one with another value
+        ({}, False),
+    ],
+)
+def test_a_labels_target_needs_every_label_with_its_value(labels: dict[str, str], covered: bool) -> None:
+    target = Target(labels={"tier": "db", "team": "a"})
+    assert target.matches("web", "nginx:1", None, labels) is covered
