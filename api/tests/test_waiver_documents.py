@@ -68,3 +68,30 @@ def test_an_unreadable_character_is_a_yaml_error_without_a_line(tmp_path: Path) 
 def test_a_labels_target_needs_every_label_with_its_value(labels: dict[str, str], covered: bool) -> None:
     target = Target(labels={"tier": "db", "team": "a"})
     assert target.matches("web", "nginx:1", None, labels) is covered
+
+
+FULL_TARGET = """
+version: 1
+waivers:
+  - rule: privileged
+    target: {name: "shop/*", image: "registry.local/*", namespace: shop, labels: {tier: db}}
+    reason: "  vendor appliance  "
+    owner: " team-db "
+    expires: "2999-01-31"
+"""
+
+
+def test_a_waiver_file_entry_becomes_exactly_that_waiver(tmp_path: Path) -> None:
+    path = tmp_path / "waivers.yaml"
+    path.write_text(FULL_TARGET, encoding="utf-8")
+    policy = load_waiver_file(str(path), {"privileged"})
+    target = Target(name="shop/*", image="registry.local/*", namespace="shop", labels={"tier": "db"})
+    assert policy.waivers == (Waiver("privileged", target, "vendor appliance", "team-db", date(2999, 1, 31)),)
+    assert policy.path == str(path)
+    assert policy.self_waivers is False  # self-waivers are off unless the operator allows them
+
+
+def test_a_missing_waiver_file_says_why_it_cannot_be_read(tmp_path: Path) -> None:
+    path = tmp_path / "absent.yaml"
+    with pytest.raises(WaiverFileError, match=rf"^WAIVER_FILE {re.escape(str(path))}: cannot read \(No such file"):
+        load_waiver_file(str(path), {"privileged"})
