@@ -1,0 +1,57 @@
+"""Posture verdicts at their edges: which host paths count as sensitive mounts (the root however it is
+written, a directory itself and anything under it, but no look-alike), on-failure restart limits at the
+bottom of the allowed range, the overall score's rounding and grading, and self-declared expired waivers in
+the report."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import date
+
+import pytest
+from inventory.backends.base import Mount, Security
+from inventory.posture import Score, evaluate_container, overall_score
+from inventory.posture.catalog import Catalog
+from inventory.posture.engine import build_report
+from inventory.posture.waivers import Target, Waiver
+from test_posture import CONTAINER, HARDENED, rules
+
+
+def mounting(source: str) -> Security:
+    return dataclasses.replace(HARDENED, mounts=[Mount("bind", source, "/host", read_only=True)])
+
+
+@pytest.mark.parametrize("source", ["/", "//", "/etc", "/etc/", "/etc/ssl/certs", "/proc/1", "/usr/lib"])
+def test_a_sensitive_host_path_is_a_finding(source: str) -> None:
+    assert "sensitive-host-mount" in rules(mounting(source))
+
+
+@pytest.mark.parametrize("source", ["/srv/data", "/etcetera", "/X", "/home/app/"])
+def test_another_host_path_is_not_sensitive(source: str) -> None:
+    assert "sensitive-host-mount" not in rules(mounting(source))
+
+
+@pytest.mark.parametrize(("retries", "unbounded"), [(0, True), (1, False), (5, False), (6, True)])
+def test_on_failure_retries_from_one_to_five_are_bounded(retries: int, unbounded: bool) -> None:
+    sec = dataclasses.replace(HARDENED, restart_policy="on-failure", restart_max_retries=retries)
+    assert ("restart-policy" in rules(sec)) is unbounded
+
+
+def test_the_overall_score_is_the_mean_to_one_decimal() -> None:
+    assert overall_score([Score(100.0, "A"), Score(100.0, "A"), Score(99.0, "A")]) == Score(99.7, "A")
+
+
+def test_the_overall_grade_comes_from_the_given_catalog() -> None:
+    strict = Catalog(rules=(), weights={}, grades=(("pass", 99.9), ("fail", 0.0)), baselines={})
+    assert overall_score([Score(100.0, "A"), Score(99.0, "A")], strict) == Score(99.5, "fail")
+
+
+def test_an_expired_self_waiver_is_listed_in_the_report() -> None:
+    value = json.dumps({"reason": "lab box", "owner": "team-x", "expires": "2020-01-01"})
+    sec = dataclasses.replace(HARDENED, privileged=True, waiver_requests={"privileged": value})
+    container = evaluate_container(CONTAINER, sec, "docker", allow_self_waivers=True)
+    report = build_report("local", "docker", [container], waivers=[])
+    assert report.expired_waivers == [
+        Waiver("privileged", Target(), "lab box", "team-x", date(2020, 1, 1), "label"),
+    ]
