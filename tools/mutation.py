@@ -34,6 +34,8 @@ EQUIVALENT = ROOT / "tools" / "mutation-equivalent.yaml"
 # What the tests read through the repository root (Path(__file__).parents[2] in api/tests, tests.support).
 SHARED = ("pyproject.toml", "README.md", "docs", "nginx", "deploy", "tests")  # tests: tests/support
 THRESHOLD = 90.0
+# mutant names and code lines, never a secret: detect-secrets' keyword check reads `_secret__mutmut_4: ...` as one
+PRAGMA = " <!-- pragma: allowlist secret -->"
 
 
 @dataclass(frozen=True)
@@ -198,11 +200,49 @@ def tally(equivalent: dict[str, dict[str, str]]) -> tuple[dict[str, Counts], lis
                 c.survivors.append(f"{name}: `{diff_line(work, name, rel)}`")
             else:
                 c.other += 1
-    problems += [f"{n}: listed as equivalent but it is no surviving mutant now" for n in equivalent if n not in seen]
+    measured = {name for name, c in counts.items() if c.total > c.not_run}
+    problems += [
+        f"{n}: listed as equivalent but it is no surviving mutant now"
+        for n in equivalent
+        if n not in seen and module_of_mutant(n) in measured
+    ]
     return counts, problems
 
 
-def write_report(path: Path, counts: dict[str, Counts], equivalent: dict[str, dict[str, str]], took: str) -> None:
+def module_of_mutant(name: str) -> str | None:
+    """inventory.posture.catalog.x_load__mutmut_3 -> the row of inventory/posture/catalog.py (None: no module)."""
+    dotted = name.split(".x_")[0].split(".xǁ")[0]
+    project = "api" if dotted.startswith("inventory.") else "socket-proxy"
+    mod = module_of(project, dotted.replace(".", "/") + ".py")
+    return mod.name if mod else None
+
+
+def carried_over(path: Path, counts: dict[str, Counts]) -> dict[str, tuple[str, list[str]]]:
+    """Rows (and their survivor lines) of modules that no local run measured, kept from the committed report:
+    mutmut's results live in the git-ignored .mutmut/, so a clone that ran some modules only keeps the others'."""
+    if not path.exists():
+        return {}
+    lines = path.read_text().splitlines()
+    kept: dict[str, tuple[str, list[str]]] = {}
+    for m in MODULES:
+        c = counts[m.name]
+        if c.total > c.not_run:
+            continue  # measured here
+        row = next((ln for ln in lines if ln.startswith(f"| {m.name} | ")), None)
+        if row is None:
+            continue
+        survivors = [ln for ln in lines if ln.startswith("- ") and module_of_mutant(ln[2:].split(":")[0]) == m.name]
+        kept[m.name] = (row, [ln.removesuffix(PRAGMA) for ln in survivors])
+    return kept
+
+
+def write_report(
+    path: Path,
+    counts: dict[str, Counts],
+    equivalent: dict[str, dict[str, str]],
+    took: str,
+    kept: dict[str, tuple[str, list[str]]],
+) -> None:
     version = subprocess.run(
         [str(ROOT / ".venv" / "bin" / "mutmut"), "--version"], capture_output=True, text=True, check=True
     ).stdout.strip()
@@ -216,6 +256,9 @@ def write_report(path: Path, counts: dict[str, Counts], equivalent: dict[str, di
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for m in MODULES:
+        if m.name in kept:
+            lines.append(kept[m.name][0])
+            continue
         c = counts[m.name]
         score = "not run" if c.score is None else f"{c.score:.1f} %"
         files = ", ".join(f"`{m.project}/{f}`" for f in m.files)
@@ -226,12 +269,14 @@ def write_report(path: Path, counts: dict[str, Counts], equivalent: dict[str, di
     lines += ["", f"Last runs (wall clock, 2 cores shared with other jobs): {took}.", "", "## Equivalent mutants", ""]
     lines += [f"- `{n}`: `{e['mutant']}`. {e['reason']}" for n, e in sorted(equivalent.items())] or ["None."]
     lines += ["", "## Surviving mutants (tests still to write)", ""]
-    rest = [f"- {s}" for m in MODULES for s in counts[m.name].survivors]
+    rest = [
+        s
+        for m in MODULES
+        for s in (kept[m.name][1] if m.name in kept else [f"- {s}" for s in counts[m.name].survivors])
+    ]
     lines += rest or ["None."]
     lines += ["", (ROOT / "tools" / "mutation-howto.md").read_text().rstrip(), ""]
-    # mutant names and code lines, never a secret: detect-secrets' keyword check reads `_secret__mutmut_4: ...` as one
-    pragma = " <!-- pragma: allowlist secret -->"
-    path.write_text("\n".join(ln + pragma if ln.startswith("- ") and "secret" in ln.lower() else ln for ln in lines))
+    path.write_text("\n".join(ln + PRAGMA if ln.startswith("- ") and "secret" in ln.lower() else ln for ln in lines))
 
 
 def main() -> int:
@@ -250,8 +295,14 @@ def main() -> int:
         when = f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC"
         (WORK / project / "last-run.txt").write_text(f"{when}: {names} in {secs / 60:.1f} min, --jobs {args.jobs}")
     counts, problems = tally(equivalent)
+    kept = carried_over(args.report, counts)
     runs = [p.read_text() for p in sorted(WORK.glob("*/last-run.txt"))]
-    write_report(args.report, counts, equivalent, "; ".join(runs) or "none yet")
+    if kept:
+        runs.append("kept from the committed report, not re-run here: " + ", ".join(kept))
+        earlier = next((ln for ln in args.report.read_text().splitlines() if ln.startswith("Last runs")), "")
+        if earlier:
+            runs.append("that report's runs: " + earlier.split("): ", 1)[-1].rstrip("."))
+    write_report(args.report, counts, equivalent, "; ".join(runs) or "none yet", kept)
     print(f"==> wrote {args.report.relative_to(ROOT)}")
     scores = {m.name: counts[m.name].score for m in mods}
     low = [f"{n} {'not run' if s is None else f'{s:.1f} %'}" for n, s in scores.items() if (s or 0.0) < THRESHOLD]
