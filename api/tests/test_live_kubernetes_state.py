@@ -7,10 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from conftest import RecordedBackend
+from conftest import LOCAL, RecordedBackend, timings
 from inventory import live
 from inventory.backends.base import BackendUnavailable
-from inventory.config import load_settings
 from inventory.live import NOT_SYNCED_YET, KubernetesLiveState, PolledLiveState
 
 
@@ -74,7 +73,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
 
 def kube() -> tuple[KubernetesLiveState, Informed]:
     backend = Informed()
-    return KubernetesLiveState(backend, load_settings({})), backend
+    return KubernetesLiveState(backend, LOCAL, timings()), backend
 
 
 def test_a_snapshot_is_rebuilt_only_when_the_informers_moved() -> None:
@@ -173,7 +172,7 @@ def test_a_listener_call_wakes_the_waiter_to_a_new_snapshot(clock: Clock) -> Non
 
 
 def test_polled_waiter_with_no_time_left_does_not_sleep(clock: Clock) -> None:
-    state = PolledLiveState(RecordedBackend(), load_settings({"CACHE_TTL": "0.05"}))  # type: ignore[arg-type]
+    state = PolledLiveState(RecordedBackend(), LOCAL, timings(CACHE_TTL="0.05"))  # type: ignore[arg-type]
     version = state.snapshot().version
     assert state.wait_for_change(version, timeout=0) == version
     assert state.wait_for_change(version, timeout=0.5) == version
