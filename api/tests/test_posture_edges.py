@@ -13,7 +13,7 @@ import pytest
 from inventory.backends.base import Mount, Security
 from inventory.posture import Score, evaluate_container, overall_score
 from inventory.posture.catalog import Catalog
-from inventory.posture.engine import build_report
+from inventory.posture.engine import build_report, container_score
 from inventory.posture.waivers import Target, Waiver
 from test_posture import CONTAINER, HARDENED, rules
 
@@ -55,3 +55,27 @@ def test_an_expired_self_waiver_is_listed_in_the_report() -> None:
     assert report.expired_waivers == [
         Waiver("privileged", Target(), "lab box", "team-x", date(2020, 1, 1), "label"),
     ]
+
+
+def test_a_container_grade_comes_from_the_given_catalog() -> None:
+    strict = Catalog(rules=(), weights={"LOW": 1}, grades=(("pass", 100.0), ("fail", 0.0)), baselines={})
+    container = evaluate_container(CONTAINER, dataclasses.replace(HARDENED, healthcheck=False), "docker")
+    assert container_score(container.findings, strict) == Score(99.0, "fail")
+
+
+def test_a_file_waiver_for_a_label_covers_the_container_with_that_label() -> None:
+    labelled = dataclasses.replace(CONTAINER, labels={"tier": "db"})
+    waiver = Waiver("privileged", Target(labels={"tier": "db"}), "lab box", "team-x", date(2999, 1, 1))
+    sec = dataclasses.replace(HARDENED, privileged=True)
+    (finding,) = evaluate_container(labelled, sec, "docker", waivers=[waiver]).findings
+    assert finding.waiver == waiver
+    (other,) = evaluate_container(CONTAINER, sec, "docker", waivers=[waiver]).findings
+    assert other.waiver is None
+
+
+def test_a_kubernetes_self_waiver_is_an_annotation() -> None:
+    value = json.dumps({"reason": "lab box", "owner": "team-x", "expires": "2999-01-01"})
+    sec = dataclasses.replace(HARDENED, privileged=True, waiver_requests={"privileged": value})
+    report = evaluate_container(CONTAINER, sec, "kubernetes", allow_self_waivers=True)
+    waiver = next(f.waiver for f in report.findings if f.rule == "privileged")
+    assert waiver is not None and waiver.origin == "annotation"
