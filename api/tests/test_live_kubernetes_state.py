@@ -9,8 +9,8 @@ from collections.abc import Callable
 import pytest
 from conftest import LOCAL, RecordedBackend, timings
 from inventory import live
-from inventory.backends.base import BackendUnavailable
 from inventory.live import NOT_SYNCED_YET, KubernetesLiveState, PolledLiveState
+from inventory.model import BackendUnavailable
 
 
 class Informed(RecordedBackend):

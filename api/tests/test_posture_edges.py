@@ -10,7 +10,7 @@ import json
 from datetime import date
 
 import pytest
-from inventory.backends.base import Mount, Security
+from inventory.model import Mount, Security
 from inventory.posture import Score, evaluate_container, overall_score
 from inventory.posture.catalog import Catalog
 from inventory.posture.engine import build_report, container_score
@@ -49,7 +49,7 @@ def test_the_overall_grade_comes_from_the_given_catalog() -> None:
 
 def test_an_expired_self_waiver_is_listed_in_the_report() -> None:
     value = json.dumps({"reason": "lab box", "owner": "team-x", "expires": "2020-01-01"})
-    sec = dataclasses.replace(HARDENED, privileged=True, waiver_requests={"privileged": value})
+    sec = dataclasses.replace(HARDENED, privileged=True, labels={"container-inventory.io/waive.privileged": value})
     container = evaluate_container(CONTAINER, sec, "docker", allow_self_waivers=True)
     report = build_report("local", "docker", [container], waivers=[])
     assert report.expired_waivers == [
@@ -75,7 +75,7 @@ def test_a_file_waiver_for_a_label_covers_the_container_with_that_label() -> Non
 
 def test_a_kubernetes_self_waiver_is_an_annotation() -> None:
     value = json.dumps({"reason": "lab box", "owner": "team-x", "expires": "2999-01-01"})
-    sec = dataclasses.replace(HARDENED, privileged=True, waiver_requests={"privileged": value})
+    sec = dataclasses.replace(HARDENED, privileged=True, labels={"container-inventory.io/waive.privileged": value})
     report = evaluate_container(CONTAINER, sec, "kubernetes", allow_self_waivers=True)
     waiver = next(f.waiver for f in report.findings if f.rule == "privileged")
     assert waiver is not None and waiver.origin == "annotation"

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 import requests
-from inventory.history import webhook
-from inventory.history.feed import ChangeFeed
-from inventory.history.webhook import _Delivery
+from inventory.recorder import webhook
+from inventory.recorder.feed import ChangeFeed
+from inventory.recorder.webhook import _Delivery
 from test_mutants_webhook import Poster, sink
 from test_webhook import change, feed, store, wait_for
 
