@@ -18,7 +18,7 @@ FULL = {
     "title": "  Shares a host thing \n",
     "rationale": "The host\n  thing is\tshared.\n",
     "remediation": " Do not\nshare it. ",
-    "references": {"cis": "5.9", "nsa": "p.12"},
+    "references": {"cis": "5.9", "cis_v1_6": "5.9", "nsa": "p.12"},
     "backends": ["docker", "kubernetes"],
     "limits": "The API\n cannot tell.",
     "admission": {"cel": "!has(object.spec.hostThing)"},
@@ -38,7 +38,8 @@ def test_each_entry_becomes_a_rule_with_one_line_texts(tmp_path: Path) -> None:
     loaded = load_catalog(write(tmp_path, BARE, FULL, CRITICAL, baselines={"docker": {"--read-only": True}}))
     full = Rule(
         id="host-thing", severity="HIGH", title="Shares a host thing", rationale="The host thing is shared.",
-        remediation="Do not share it.", references={"cis": "5.9", "nsa": "p.12"}, backends=("docker", "kubernetes"),
+        remediation="Do not share it.", references={"cis": "5.9", "cis_v1_6": "5.9", "nsa": "p.12"},
+        backends=("docker", "kubernetes"),
         limits="The API cannot tell.", admission={"cel": "!has(object.spec.hostThing)"},
     )  # fmt: skip
     bare = Rule(
@@ -85,7 +86,10 @@ def test_a_pipe_in_a_rule_text_stays_in_its_docs_table_cell(tmp_path: Path, monk
     piped = load_catalog(write(tmp_path, dict(BARE, limits="a | b"), FULL))
     monkeypatch.setattr(docs, "catalog", lambda: piped)
     rows = docs.table().splitlines()
-    assert rows[2] == "| `host-thing`: Shares a host thing | HIGH | docker, kubernetes | CIS 5.9<br>NSA/CISA: p.12 " + (
-        "| The API cannot tell. |"
+    assert (
+        rows[2]
+        == "| `host-thing`: Shares a host thing | HIGH | docker, kubernetes | "
+        + "CIS v1.8.0 5.9 (v1.6.0 5.9)<br>NSA/CISA: p.12 "
+        + ("| The API cannot tell. |")
     )
     assert rows[3] == "| `bare`: Bare | LOW | docker |  | a \\| b |"

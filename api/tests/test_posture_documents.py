@@ -17,7 +17,12 @@ from inventory.posture.formats import _sarif_rule, encode, to_junit, to_sarif
 from inventory.posture.report import PostureReport
 from test_sarif_meaning import CONTAINER, FLAWED, WAIVER
 
-REFS = {"cis": "5.5", "pss": {"level": "baseline", "control": "Privileged Containers"}, "nsa": "Pod security"}
+REFS = {
+    "cis": "5.5",
+    "cis_v1_6": "5.4",
+    "pss": {"level": "baseline", "control": "Privileged Containers"},
+    "nsa": "Pod security",
+}
 RULE = Rule("host-thing", "HIGH", "Shares the host's thing (v2)", "Why.", "Do not.", REFS, ("docker",))
 URI = "https://github.com/container-inventory/container-inventory#posture"
 
@@ -34,8 +39,8 @@ def test_a_sarif_rule_carries_texts_references_and_severity() -> None:
         "shortDescription": {"text": "Shares the host's thing (v2)."},
         "fullDescription": {"text": "Why."},
         "help": {
-            "text": "Do not. References: CIS Docker Benchmark v1.6.0 5.5; Pod Security Standards baseline: "
-            "Privileged Containers; NSA/CISA Kubernetes Hardening Guide: Pod security."
+            "text": "Do not. References: CIS Docker Benchmark v1.8.0 5.5 (v1.6.0 5.4); "
+            "Pod Security Standards baseline: Privileged Containers; NSA/CISA Kubernetes Hardening Guide: Pod security."
         },
         "helpUri": f"{URI}-host-thing",
         "defaultConfiguration": {"level": "error"},
@@ -112,8 +117,9 @@ def test_junit_has_a_suite_per_container_and_a_case_per_rule() -> None:
     privileged = catalog().by_id["privileged"]
     assert attrs(failure) == {"message": "CRITICAL: Container runs privileged", "type": "CRITICAL"}
     assert failure.text == (
-        f"{privileged.remediation}\nReferences: CIS Docker Benchmark v1.6.0 5.5; Pod Security Standards baseline: "
-        f"Privileged Containers; NSA/CISA Kubernetes Hardening Guide: {privileged.references['nsa']}"
+        f"{privileged.remediation}\nReferences: CIS Docker Benchmark v1.8.0 5.5 (v1.6.0 5.5); "
+        "Pod Security Standards baseline: Privileged Containers; "
+        f"NSA/CISA Kubernetes Hardening Guide: {privileged.references['nsa']}"
     )
     (skipped,) = cases["writable-rootfs"]
     assert skipped.tag == "skipped"
