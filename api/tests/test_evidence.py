@@ -19,16 +19,10 @@ from inventory.evidence.envelope import EvidenceError, load_public_key, load_sig
 from inventory.evidence.statement import PAYLOAD_TYPE, PREDICATE_TYPE, ReportDigest, build_statement, image_digest
 from inventory.history.chain import Head
 from inventory.service import InventoryService
+from test_reports import WAIVERS
 
 from tests.support.prereq import unavailable
 
-WAIVERS = """waivers:
-  - rule: privileged
-    target: {name: legacy-db}
-    reason: vendor appliance, replacement scheduled
-    owner: team-db
-    expires: "2999-01-01"
-"""
 AT = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 
 

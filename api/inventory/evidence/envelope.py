@@ -8,7 +8,6 @@ or subjects that disagree with the containers listed.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import copy
 import hashlib
@@ -121,8 +120,3 @@ def verify(doc: Any, keys: Sequence[Key]) -> Verified:
         raise EvidenceError("payload is not JSON") from None
     _check_statement(statement)
     return Verified(statement, tuple(sorted(verified)), hashlib.sha256(envelope.payload).hexdigest())
-
-
-def payload_of(doc: Mapping[str, Any]) -> bytes:
-    """The raw payload of an envelope (for tools that want to look without verifying)."""
-    return base64.b64decode(str(doc["payload"]))

@@ -53,10 +53,6 @@ class ReportDigest:
     sha256: str
 
 
-def _waiver(w: Waiver) -> dict[str, Any]:
-    return w.to_dict()
-
-
 def build_statement(
     report: PostureReport,
     image_ids: Mapping[str, str],
@@ -102,7 +98,7 @@ def build_statement(
         "stale": report.stale,
         "catalog": {"sha256": catalog_digest(report.rules), "rules": len(report.rules)},
         "containers": containers,
-        "waivers": sorted((_waiver(w) for w in waivers), key=lambda w: canonical(w)),
+        "waivers": sorted((w.to_dict() for w in waivers), key=canonical),
         "history": {"head_id": history.id, "head_hash": history.hash} if history else None,
         "reports": sorted(
             ({"image_digest": r.image_digest, "scanner": r.scanner, "sha256": r.sha256} for r in reports),
